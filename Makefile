@@ -1,0 +1,33 @@
+# Two commands: `make demo` and `make test`. Both set up .venv/ first (idempotent).
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.hfc_det-setup
+
+.PHONY: setup test test-slow demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.py tools/install_detectron2.sh
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@# A user who already has torch in the venv keeps it.
+	@$(VPY) -c "import torch, torchvision" 2>/dev/null || $(VPY) -m pip install $(TORCH_PIN)
+	$(VPY) -m pip install -q -e ".[test]"
+	bash tools/install_detectron2.sh $(VPY)
+	@touch $@
+
+test: setup
+	$(VPY) -m pytest -q
+
+test-slow: setup
+	$(VPY) -m pytest -q -m slow
+
+demo: setup
+	$(VPY) tools/demo.py --output output/demo
+
+bench: setup
+	$(VPY) benchmarks/run_all.py
+
+clean:
+	rm -rf output .pytest_cache

@@ -1,0 +1,122 @@
+"""Make detectron2 v0.6 importable next to today's packages.
+
+Import this module before anything from ``detectron2`` (``hfc_det``'s detectron2-facing
+modules do it for you). It smooths over three measured incompatibilities:
+
+1. ``PIL.Image.LINEAR`` was removed in Pillow 10, and detectron2 v0.6 uses it as a default
+   argument of ``ExtentTransform``, so ``import detectron2.data.transforms`` fails. It was
+   always an alias of ``BILINEAR``; we put the alias back.
+2. ``pkg_resources`` is gone from setuptools >= 81 and ``detectron2.model_zoo`` imports it
+   for ``resource_filename`` only. Where it is missing we register a minimal module that
+   answers ``resource_filename`` from the package's location on disk.
+3. ``detectron2.evaluation`` and ``detectron2.layers`` import the compiled ops
+   ``detectron2._C`` at import time. The offline install route (PyPI's v0.6 Python sources)
+   has no compiled ops, so where ``detectron2._C`` cannot be imported we register a stand-in
+   whose every op raises :class:`MissingCompiledOpsError` with a clear message. Rotated
+   boxes, deformable convolution and detectron2's fast C++ COCOeval need the real ops; this
+   project then evaluates with the pure-Python pycocotools COCOeval (see
+   :data:`HAS_COMPILED_OPS`).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+
+__all__ = ["HAS_COMPILED_OPS", "MissingCompiledOpsError", "require_detectron2", "patch"]
+
+
+class MissingCompiledOpsError(AttributeError, RuntimeError):
+    """Raised when code needs detectron2's compiled ops and the install has none.
+
+    An ``AttributeError`` so that ``hasattr(_C, op)`` answers False, and a
+    ``RuntimeError`` for everyone else.
+    """
+
+
+_MISSING_OPS_MESSAGE = (
+    "detectron2 is installed without its compiled ops (detectron2._C), so '{name}' is not "
+    "available (rotated boxes, deformable convolution and the fast C++ COCOeval need them). "
+    "Build detectron2 from source to get them: "
+    "pip install --no-build-isolation 'git+https://github.com/facebookresearch/detectron2.git'"
+)
+
+
+def _missing_ops_module() -> types.ModuleType:
+    module = types.ModuleType("detectron2._C")
+    module.__doc__ = "hfc_det stand-in: detectron2 was installed without its compiled ops."
+    module.__file__ = __file__
+    # collect_env (used by default_setup) asks these three; answer instead of failing.
+    module.get_compiler_version = lambda: "not built (Python-only detectron2)"
+    module.get_cuda_version = lambda: "not built (Python-only detectron2)"
+    module.has_cuda = lambda: False
+    module.HFC_DET_STANDIN = True
+
+    def __getattr__(name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise MissingCompiledOpsError(_MISSING_OPS_MESSAGE.format(name=name))
+
+    module.__getattr__ = __getattr__
+    return module
+
+
+def _patch_pillow() -> None:
+    from PIL import Image
+
+    if not hasattr(Image, "LINEAR"):
+        Image.LINEAR = Image.BILINEAR
+
+
+def _patch_pkg_resources() -> None:
+    if "pkg_resources" in sys.modules:
+        return
+    try:
+        importlib.import_module("pkg_resources")
+        return
+    except ImportError:
+        pass
+    module = types.ModuleType("pkg_resources")
+    module.__doc__ = "hfc_det stand-in for setuptools' pkg_resources (resource_filename only)."
+
+    def resource_filename(package: str, resource: str) -> str:
+        pkg = importlib.import_module(package)
+        return os.path.join(os.path.dirname(pkg.__file__), resource)
+
+    module.resource_filename = resource_filename
+    sys.modules["pkg_resources"] = module
+
+
+def _detect_compiled_ops() -> bool:
+    existing = sys.modules.get("detectron2._C")
+    if existing is not None:
+        return not getattr(existing, "HFC_DET_STANDIN", False)
+    if importlib.util.find_spec("detectron2") is None:
+        return False
+    try:
+        importlib.import_module("detectron2._C")
+        return True
+    except ImportError:
+        sys.modules["detectron2._C"] = _missing_ops_module()
+        return False
+
+
+def patch() -> bool:
+    """Apply the three fixes (idempotent). Returns whether the compiled ops exist."""
+    _patch_pillow()
+    _patch_pkg_resources()
+    return _detect_compiled_ops()
+
+
+HAS_COMPILED_OPS: bool = patch()
+
+
+def require_detectron2() -> None:
+    """Raise a one-line ``ImportError`` that says how to install detectron2 when it is missing."""
+    if importlib.util.find_spec("detectron2") is None:
+        raise ImportError(
+            "detectron2 is not installed: run `make setup` (or tools/install_detectron2.sh "
+            "PYTHON) to install it"
+        )

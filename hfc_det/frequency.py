@@ -1,0 +1,225 @@
+"""The low/high frequency split of Wang et al. (CVPR 2020), Section 3.1.
+
+Per channel: ``F = fftshift(fft2(x))``; ``M[i, j] = 1`` where the Euclidean distance of
+``(i, j)`` from the centroid ``(H // 2, W // 2)`` is strictly less than ``r``;
+``low = real(ifft2(ifftshift(F * M)))`` and ``high = real(ifft2(ifftshift(F * (1 - M))))``.
+
+The radial mask is point-symmetric around the zero frequency, so ``F * M`` is Hermitian and
+its inverse transform is real: the real-input transforms (``rfft2``/``irfft2``) give the
+same result at half the cost, and the imaginary part the paper discards is zero up to
+rounding. ``high`` is computed as ``x - low``, which keeps ``low + high == x`` exact up to
+one float rounding and saves one inverse transform.
+
+This module imports neither detectron2 nor the classification code.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from typing import Dict, Iterable, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+__all__ = [
+    "split_frequencies",
+    "frequency_views",
+    "radial_mask",
+    "view_name",
+    "parse_view_name",
+    "max_radius",
+]
+
+ArrayLike = Union[torch.Tensor, np.ndarray]
+
+
+def _format_radius(radius: float) -> str:
+    r = float(radius)
+    return str(int(r)) if r.is_integer() else repr(r)
+
+
+def view_name(kind: str, radius: float) -> str:
+    """Canonical view name: ``low_r8``, ``high_r128``, ``low_r2.5`` (integers printed bare)."""
+    if kind not in ("low", "high"):
+        raise ValueError(f"view kind must be 'low' or 'high', got {kind!r}")
+    return f"{kind}_r{_format_radius(radius)}"
+
+
+def parse_view_name(name: str) -> Tuple[str, float]:
+    """Inverse of :func:`view_name`; ``"original"`` gives ``("original", nan)``.
+
+    Raises ``ValueError`` for anything else.
+    """
+    if name == "original":
+        return "original", float("nan")
+    kind, sep, rest = name.partition("_r")
+    if kind in ("low", "high") and sep:
+        try:
+            radius = float(rest)
+        except ValueError:
+            pass
+        else:
+            _check_radius(radius)
+            return kind, radius
+    raise ValueError(
+        f"unknown view {name!r}: expected 'original', 'low_r<R>' or 'high_r<R>' (e.g. low_r8)"
+    )
+
+
+def max_radius(height: int, width: int) -> float:
+    """Largest distance from the centroid ``(H // 2, W // 2)`` to any frequency bin.
+
+    A radius strictly above it keeps the whole spectrum in the low part.
+    """
+    dy = max(height // 2, height - 1 - height // 2)
+    dx = max(width // 2, width - 1 - width // 2)
+    return math.sqrt(dy * dy + dx * dx)
+
+
+def _check_radius(radius) -> float:
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
+        raise TypeError(f"radius must be a real number, got {type(radius).__name__}")
+    r = float(radius)
+    if not math.isfinite(r):
+        raise ValueError(f"radius must be finite, got {radius!r}")
+    if r <= 0:
+        raise ValueError(f"radius must be > 0 (the low part would be empty), got {radius!r}")
+    return r
+
+
+def _signed_frequencies(n: int) -> np.ndarray:
+    # Index u of an unshifted spectrum sits at distance u (u < ceil(n/2)) or u - n from
+    # the zero frequency once fftshift has moved it to n // 2: exactly fftfreq(n) * n.
+    return np.rint(np.fft.fftfreq(n) * n)
+
+
+@functools.lru_cache(maxsize=32)
+def _centered_mask_np(height: int, width: int, radius: float) -> np.ndarray:
+    i = np.arange(height, dtype=np.float64)[:, None] - height // 2
+    j = np.arange(width, dtype=np.float64)[None, :] - width // 2
+    return np.sqrt(i * i + j * j) < radius
+
+
+def radial_mask(height: int, width: int, radius: float, device=None) -> torch.Tensor:
+    """Boolean low-pass mask in the centered (``fftshift``) layout.
+
+    Returns a ``(height, width)`` bool tensor, True where the distance from
+    ``(height // 2, width // 2)`` is strictly less than ``radius`` (in frequency bins).
+    """
+    r = _check_radius(radius)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"mask size must be positive, got {height}x{width}")
+    return torch.from_numpy(_centered_mask_np(int(height), int(width), r).copy()).to(device)
+
+
+@functools.lru_cache(maxsize=64)
+def _half_spectrum_mask(height: int, width: int, radius: float, device: str) -> torch.Tensor:
+    """The same mask in the unshifted layout, restricted to ``rfft2``'s ``W // 2 + 1`` columns."""
+    fy = _signed_frequencies(height)[:, None]
+    fx = np.abs(_signed_frequencies(width)[: width // 2 + 1])[None, :]
+    mask = np.sqrt(fy * fy + fx * fx) < radius
+    return torch.from_numpy(mask).to(device)
+
+
+def _as_tensor(images: ArrayLike, what: str = "images") -> Tuple[torch.Tensor, bool]:
+    if isinstance(images, np.ndarray):
+        if np.iscomplexobj(images):
+            raise TypeError(f"{what} must be real, got complex dtype {images.dtype}")
+        if images.dtype == object or not (
+            np.issubdtype(images.dtype, np.number) or images.dtype == np.bool_
+        ):
+            raise TypeError(f"{what} must be a numeric array, got dtype {images.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(images)), True
+    if isinstance(images, torch.Tensor):
+        if images.is_complex():
+            raise TypeError(f"{what} must be real, got complex dtype {images.dtype}")
+        return images, False
+    raise TypeError(f"{what} must be a torch.Tensor or numpy.ndarray, got {type(images).__name__}")
+
+
+def _check_shape(x: torch.Tensor) -> None:
+    if x.dim() < 2:
+        raise ValueError(
+            f"images need at least two axes (height, width), got shape {tuple(x.shape)}"
+        )
+    if x.numel() == 0:
+        raise ValueError(f"images have an empty axis: shape {tuple(x.shape)}")
+
+
+def _out_dtype(dtype: torch.dtype) -> Tuple[torch.dtype, torch.dtype]:
+    """(compute dtype, result dtype): half precision computes in float32, ints give float32."""
+    if dtype == torch.float64:
+        return torch.float64, torch.float64
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32, dtype
+    return torch.float32, torch.float32
+
+
+def _back(t: torch.Tensor, as_numpy: bool) -> ArrayLike:
+    if not as_numpy:
+        return t
+    if t.dtype == torch.bfloat16:  # numpy has no bfloat16
+        t = t.float()
+    return t.numpy()
+
+
+def _views_tensor(x: torch.Tensor, radii: Sequence[float]) -> Dict[float, Tuple[torch.Tensor, torch.Tensor]]:
+    compute, result = _out_dtype(x.dtype)
+    xc = x.to(compute)
+    h, w = x.shape[-2:]
+    spectrum = None  # computed lazily: a radius covering the whole spectrum needs none
+    out = {}
+    for r in radii:
+        if r > max_radius(h, w):
+            low = xc.clone()
+        else:
+            if spectrum is None:
+                spectrum = torch.fft.rfft2(xc)
+            mask = _half_spectrum_mask(h, w, r, str(x.device))
+            low = torch.fft.irfft2(spectrum * mask, s=(h, w))
+        high = xc - low
+        out[r] = (low.to(result), high.to(result))
+    return out
+
+
+def split_frequencies(images: ArrayLike, radius: float) -> Tuple[ArrayLike, ArrayLike]:
+    """Split images into their low- and high-frequency components at ``radius``.
+
+    Args:
+        images: ``torch.Tensor`` or ``numpy.ndarray`` whose last two axes are height and
+            width (``HW``, ``CHW``, ``NCHW``, ...), any real dtype, any device.
+        radius: mask radius in frequency bins, > 0; distance ``< radius`` is "low".
+
+    Returns:
+        ``(low, high)``, same type, shape and device as ``images``; floating dtypes are
+        kept (half precision is computed in float32), integer input gives float32.
+        ``low + high == images`` up to float rounding. Nothing is clipped or rounded.
+    """
+    r = _check_radius(radius)
+    x, as_numpy = _as_tensor(images)
+    _check_shape(x)
+    low, high = _views_tensor(x, [r])[r]
+    return _back(low, as_numpy), _back(high, as_numpy)
+
+
+def frequency_views(images: ArrayLike, radii: Union[float, Iterable[float]]) -> Dict[str, ArrayLike]:
+    """All views of ``images``, with one forward transform shared by every radius.
+
+    Returns a dict with ``"original"`` (the input, converted to the result dtype) and
+    ``low_r{R}`` / ``high_r{R}`` for each radius (see :func:`view_name`), each the same
+    type, shape and device as ``images``.
+    """
+    if isinstance(radii, numbers.Real):
+        radii = [radii]
+    rs = [_check_radius(r) for r in radii]
+    if not rs:
+        raise ValueError("radii must name at least one radius")
+    x, as_numpy = _as_tensor(images)
+    _check_shape(x)
+    _, result = _out_dtype(x.dtype)
+    views = {"original": _back(x.to(result), as_numpy)}
+    for r, (low, high) in _views_tensor(x, list(dict.fromkeys(rs))).items():
+        views[view_name("low", r)] = _back(low, as_numpy)
+        views[view_name("high", r)] = _back(high, as_numpy)
+    return views

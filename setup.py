@@ -1,0 +1,41 @@
+"""hfc_det: the low/high frequency experiments of Wang et al. (CVPR 2020) as a detectron2
+extension (COCO detection) and a classification toolkit (CIFAR-10).
+
+detectron2 is not on PyPI and is therefore not in install_requires:
+`tools/install_detectron2.sh` installs it (see the README).
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="hfc_det",
+    version="0.1.0",
+    description="Low/high frequency component analysis of CNN detectors and classifiers",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hfc_det", "hfc_det.*"]),
+    include_package_data=True,
+    install_requires=[
+        "torch",
+        "torchvision",
+        "numpy",
+        "pycocotools>=2.0.2",
+        # Same cv2 API as opencv-python, without the GUI libraries a server lacks.
+        "opencv-python-headless",
+        "matplotlib",
+        "tqdm",
+        "scipy",
+        "Pillow",
+        "PyYAML",
+        # detectron2's DefaultTrainer writes TensorBoard events.
+        "tensorboard",
+    ],
+    extras_require={
+        "test": [
+            "pytest",
+            "hypothesis",
+            "scikit-image",  # bundled real photos for test fixtures and the demo
+            "scikit-learn",  # bundled 8x8 digits
+        ],
+    },
+)
