@@ -1,0 +1,129 @@
+"""This project's config keys (``cfg.HFC.*``) and the config-file lookup of its tools.
+
+Follows detectron2's project convention: call :func:`add_hfc_config` on a fresh
+``get_cfg()`` before merging a yaml that sets ``HFC`` keys.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+
+__all__ = [
+    "add_hfc_config",
+    "FILTER_STAGES",
+    "HFC_SCALINGS",
+    "VIEW_KINDS",
+    "CONFIG_DIR",
+    "available_configs",
+    "resolve_config_file",
+    "get_hfc_cfg",
+    "views_from_cfg",
+]
+
+#: Where the frequency filter applies (cfg.HFC.FILTER_STAGE).
+FILTER_STAGES = ("before_resize", "after_resize")
+#: How a high-frequency image is scaled before the model (cfg.HFC.HFC_SCALING).
+HFC_SCALINGS = ("none", "max", "minmax")
+#: Which kinds of view to evaluate (cfg.HFC.VIEWS).
+VIEW_KINDS = ("original", "low", "high")
+
+#: The project's ``configs/`` folder (a source checkout; tools look names up here).
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def add_hfc_config(cfg: CN) -> CN:
+    """Add the ``cfg.HFC`` keys to ``cfg`` (in place; also returned). Idempotent."""
+    if "HFC" in cfg:
+        return cfg
+    cfg.HFC = CN()
+    # Radii of the low-pass mask in frequency bins (distance < R from the zero frequency is
+    # "low"). One pair of views (low_rR, high_rR) per radius; the paper's COCO run used 128.
+    cfg.HFC.RADII = [128]
+    # Which kinds of view to evaluate: any of "original", "low", "high". Gains and losses
+    # are measured against "original", so keep it when you want them.
+    cfg.HFC.VIEWS = ["original", "low", "high"]
+    # Where the split applies:
+    #   "before_resize": on the decoded image at its own resolution, then every view goes
+    #     through the test-time resize (the paper filtered the dataset's images);
+    #   "after_resize": on the resized image, i.e. on exactly what the network sees.
+    # With before_resize a radius means the same frequency band of every source image;
+    # with after_resize it means the same band of the network's input.
+    cfg.HFC.FILTER_STAGE = "before_resize"
+    # How a high-frequency view is scaled before the model (it is centred near 0 and has
+    # negative values; the model's PIXEL_MEAN/STD normalisation follows either way):
+    #   "none": as is, float, no clipping (default);
+    #   "max": the authors' per-image rescale img / img.max() * 255;
+    #   "minmax": (img - min) / (max - min) * 255, i.e. onto the pixel range [0, 255].
+    cfg.HFC.HFC_SCALING = "none"
+    return cfg
+
+
+def views_from_cfg(cfg: CN) -> List[str]:
+    """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*.
+
+    Raises ``ValueError`` with a one-line message for a bad ``cfg.HFC`` value.
+    """
+    from hfc_det.frequency import view_name
+
+    kinds = list(cfg.HFC.VIEWS)
+    bad = [k for k in kinds if k not in VIEW_KINDS]
+    if bad or not kinds:
+        raise ValueError(f"HFC.VIEWS must be a non-empty subset of {list(VIEW_KINDS)}, got {kinds}")
+    if cfg.HFC.FILTER_STAGE not in FILTER_STAGES:
+        raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
+    if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:
+        raise ValueError(f"HFC.HFC_SCALING must be one of {list(HFC_SCALINGS)}, got {cfg.HFC.HFC_SCALING!r}")
+    radii = list(cfg.HFC.RADII)
+    if any(k != "original" for k in kinds) and not radii:
+        raise ValueError("HFC.RADII is empty: give at least one radius for low/high views")
+    for r in radii:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 or r != r:
+            raise ValueError(f"HFC.RADII must be positive numbers, got {radii}")
+    views = ["original"] if "original" in kinds else []
+    for kind in ("low", "high"):
+        if kind in kinds:
+            views += [view_name(kind, r) for r in dict.fromkeys(float(r) for r in radii)]
+    return views
+
+
+def available_configs(config_dir: Path = CONFIG_DIR) -> List[str]:
+    """Names ``--config`` accepts: the yaml files under ``config_dir`` without suffix."""
+    if not config_dir.is_dir():
+        return []
+    return sorted(
+        str(p.relative_to(config_dir).with_suffix("")) for p in config_dir.rglob("*.yaml")
+    )
+
+
+def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str:
+    """``retinanet_R50_FPN`` -> ``configs/retinanet_R50_FPN.yaml``; an existing path as is.
+
+    Raises ``FileNotFoundError`` with a one-line message that lists the known names.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return str(path)
+    for candidate in (config_dir / name_or_path, config_dir / f"{name_or_path}.yaml"):
+        if candidate.is_file():
+            return str(candidate)
+    known = ", ".join(available_configs(config_dir)) or "(none)"
+    raise FileNotFoundError(
+        f"unknown config {name_or_path!r}: no such file, and not a name under {config_dir} "
+        f"(available: {known})"
+    )
+
+
+def get_hfc_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
+    """A detectron2 config with the HFC keys, ``config`` (name or path) and ``opts`` merged."""
+    cfg = add_hfc_config(get_cfg())
+    if config:
+        cfg.merge_from_file(resolve_config_file(config))
+    if opts:
+        cfg.merge_from_list(list(opts))
+    views_from_cfg(cfg)  # fail early, in one line, on a bad HFC value
+    return cfg

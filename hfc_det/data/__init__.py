@@ -1,0 +1,6 @@
+"""Detectron2-facing data: dataset registration and the frequency-view mapper."""
+import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+
+from .datasets import dataset_name_for_json, register_coco_json, resolve_dataset
+
+__all__ = ["register_coco_json", "resolve_dataset", "dataset_name_for_json"]
