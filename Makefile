@@ -24,7 +24,7 @@ test-slow: setup
 	$(VPY) -m pytest -q -m slow
 
 demo: setup
-	$(VPY) tools/demo.py --output output/demo
+	$(VPY) tools/demo_frequency.py --output output/demo/frequency
 
 bench: setup
 	$(VPY) benchmarks/run_all.py

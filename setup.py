@@ -31,11 +31,8 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": [
-            "pytest",
-            "hypothesis",
-            "scikit-image",  # bundled real photos for test fixtures and the demo
-            "scikit-learn",  # bundled 8x8 digits
-        ],
+        # bundled real photos (scikit-image, scikit-learn) and the 8x8 digits (scikit-learn)
+        "demo": ["scikit-image", "scikit-learn"],
+        "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn"],
     },
 )
