@@ -100,7 +100,32 @@ def _detect_compiled_ops() -> bool:
         return True
     except ImportError:
         sys.modules["detectron2._C"] = _missing_ops_module()
+        _register_missing_torch_ops()
         return False
+
+
+_TORCH_OPS_LIBRARY = None
+
+
+def _register_missing_torch_ops() -> None:
+    """``detectron2.layers.nms_rotated`` calls ``torch.ops.detectron2.nms_rotated``, which the
+    compiled ops register; without them torch raises an opaque AttributeError. Register the
+    op with an implementation that raises our clear message instead."""
+    global _TORCH_OPS_LIBRARY
+    if _TORCH_OPS_LIBRARY is not None:
+        return
+    import torch
+
+    def nms_rotated(boxes, scores, iou_threshold):
+        raise MissingCompiledOpsError(_MISSING_OPS_MESSAGE.format(name="nms_rotated"))
+
+    try:
+        lib = torch.library.Library("detectron2", "DEF")
+        lib.define("nms_rotated(Tensor boxes, Tensor scores, float iou_threshold) -> Tensor")
+        lib.impl("nms_rotated", nms_rotated, "CompositeExplicitAutograd")
+    except RuntimeError:  # already defined by someone else: leave theirs
+        return
+    _TORCH_OPS_LIBRARY = lib
 
 
 def patch() -> bool:
