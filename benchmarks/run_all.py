@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Run every benchmark (benchmarks/bench_*.py) and write benchmarks/RESULTS.md.
+
+Each benchmark writes benchmarks/results/<name>.json with the machine it ran on; this
+script renders all result files (including GPU ones run elsewhere) into one Markdown page.
+
+usage: python benchmarks/run_all.py [--only NAME ...] [--render-only] [-- extra args]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+def _table(rows) -> list:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(_cell(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return lines
+
+
+def render() -> str:
+    out = ["# Benchmark results", "",
+           "Written by `make bench` (`benchmarks/run_all.py`) from `benchmarks/results/*.json`.",
+           "Ratios are measured within one run; absolute times depend on the machine named.", ""]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        machine = data.pop("machine", {})
+        data.pop("benchmark", None)
+        out += [f"## {path.stem}", "", "machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()), ""]
+        rows = data.pop("rows", None)
+        if rows:
+            out += _table(rows) + [""]
+        for k, v in data.items():
+            out.append(f"- {k}: {_cell(v)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="+", help="benchmark names (e.g. frequency per_image_ap)")
+    p.add_argument("--render-only", action="store_true", help="only rewrite RESULTS.md")
+    args = p.parse_args()
+    failed = []
+    if not args.render_only:
+        scripts = sorted(HERE.glob("bench_*.py"))
+        if args.only:
+            scripts = [s for s in scripts if s.stem[len("bench_"):] in args.only]
+        for script in scripts:
+            print(f"== {script.name}", flush=True)
+            if subprocess.run([sys.executable, str(script)]).returncode != 0:
+                failed.append(script.name)
+    text = render()
+    tmp = HERE / "RESULTS.md.tmp"
+    tmp.write_text(text)
+    tmp.replace(HERE / "RESULTS.md")
+    print(f"wrote {HERE / 'RESULTS.md'}")
+    if failed:
+        sys.exit(f"error: benchmarks failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
