@@ -1,0 +1,136 @@
+"""What the analysis tools (attack_cifar, visualize_kernels, find_hfc_examples) share:
+loading checkpoints and the test set with one-line errors, picking the device, and
+turning expected user mistakes into ``error: ...`` and a non-zero exit.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint
+from .data import DatasetNotFoundError, dataset_info, load_dataset
+from .smoothing import first_conv
+
+__all__ = [
+    "UserError",
+    "exit_on_user_error",
+    "resolve_device",
+    "load_models",
+    "model_labels",
+    "load_test_set",
+    "check_nonnegative",
+]
+
+
+class UserError(ValueError):
+    """A mistake in the command line or its inputs: reported in one line, no traceback."""
+
+
+def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a tool's ``main`` so expected errors become ``error: ...`` on stderr, exit 1."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except (UserError, FileNotFoundError, DatasetNotFoundError, ValueError) as exc:
+            sys.exit(f"error: {exc}")
+        except KeyboardInterrupt:
+            sys.exit("error: interrupted")
+
+    return wrapper
+
+
+def resolve_device(name: Optional[str]) -> torch.device:
+    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise UserError(f"bad --device {name!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available")
+    return device
+
+
+def load_models(paths: Sequence[str], device: torch.device) -> List[Tuple[nn.Module, Dict[str, Any]]]:
+    """``(model in eval mode, training config)`` per checkpoint file or run folder."""
+    out = []
+    for path in paths:
+        try:
+            out.append(load_checkpoint(path, device=device))
+        except FileNotFoundError:
+            raise
+        except (KeyError, RuntimeError, EOFError, OSError) as exc:
+            # not a checkpoint of this project, or truncated
+            raise UserError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    return out
+
+
+def model_labels(paths: Sequence[str], configs: Sequence[dict], labels: Optional[Sequence[str]]) -> List[str]:
+    """Row labels: ``labels`` when given (one per checkpoint), else each run folder's name."""
+    if labels:
+        if len(labels) != len(paths):
+            raise UserError(f"--label gives {len(labels)} names for {len(paths)} checkpoints")
+        return list(labels)
+    names = []
+    for path in paths:
+        p = Path(path)
+        names.append(p.parent.name if p.is_file() else p.name)
+    if len(set(names)) != len(names):  # two runs with the same folder name
+        names = [f"{n}#{i}" for i, n in enumerate(names)]
+    return names
+
+
+def load_test_set(
+    dataset: Optional[str],
+    configs: Sequence[dict],
+    models: Sequence[nn.Module],
+    data_root: str,
+    download: bool,
+    limit: Optional[int],
+) -> Tuple[str, torch.Tensor, torch.Tensor]:
+    """``(dataset name, test images, test labels)``: the first ``limit`` test samples.
+
+    ``dataset`` defaults to the one the first checkpoint was trained on; every model's
+    first layer must take the dataset's channel count.
+    """
+    if dataset is None:
+        trained_on = {c.get("dataset") for c in configs} - {None}
+        if len(trained_on) != 1:
+            raise UserError(
+                "give --dataset: the checkpoints do not name one dataset "
+                f"(found {sorted(trained_on) or 'none'})"
+            )
+        dataset = trained_on.pop()
+    info = dataset_info(dataset)
+    for model in models:
+        _, conv = first_conv(model)
+        if conv.in_channels != info.channels:
+            raise UserError(
+                f"a model takes {conv.in_channels}-channel images but {dataset} has {info.channels}"
+            )
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be >= 1, got {limit}")
+    _, _, test_x, test_y = load_dataset(dataset, data_root, download=download)
+    if limit is not None:
+        test_x, test_y = test_x[:limit], test_y[:limit]
+    return dataset, test_x, test_y
+
+
+def check_nonnegative(name: str, values: Sequence[float], upper: Optional[float] = None) -> List[float]:
+    """Values of a list option, each finite, >= 0 (and <= ``upper``), duplicates dropped."""
+    out = []
+    for v in values:
+        if not (v >= 0 and v == v and v != float("inf")) or (upper is not None and v > upper):
+            bound = f"in [0, {upper:g}]" if upper is not None else "finite and >= 0"
+            raise UserError(f"{name} values must be {bound}, got {v:g}")
+        if v not in out:
+            out.append(v)
+    return out
