@@ -1,0 +1,112 @@
+"""What a training run leaves in its folder: metrics.json, metrics.csv, curves.png.
+
+Every file is written to a temporary name and renamed, so a crash never leaves a
+half-written file that a later run (or ``run_experiments``) would trust.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..frequency import parse_view_name
+
+__all__ = ["write_text_atomic", "write_metrics", "history_csv", "plot_curves", "view_order"]
+
+
+def write_text_atomic(path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def view_order(names) -> List[str]:
+    """original first, then low_r*, then high_r*, each by increasing radius."""
+    def key(name):
+        kind, r = parse_view_name(name)
+        return ({"original": 0, "low": 1, "high": 2}[kind], 0.0 if kind == "original" else r)
+    return sorted(names, key=key)
+
+
+def history_csv(history: Sequence[Dict[str, Any]]) -> str:
+    """One row per epoch: epoch, loss, fit_acc, train_<view>..., test_<view>...."""
+    if not history:
+        return "epoch,loss,fit_acc\n"
+    views = view_order(history[0]["train_acc"])
+    header = ["epoch", "loss", "fit_acc"] + [f"train_{v}" for v in views] + [f"test_{v}" for v in views]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for h in history:
+        writer.writerow([h["epoch"], repr(h["loss"]), repr(h["fit_acc"])]
+                        + [repr(h["train_acc"][v]) for v in views] + [repr(h["test_acc"][v]) for v in views])
+    return buf.getvalue()
+
+
+def write_metrics(out_dir, config: Dict[str, Any], history: List[Dict[str, Any]],
+                  extra: Optional[Dict[str, Any]] = None) -> Path:
+    """metrics.json (``config``, ``history``, ``final`` = the last epoch's accuracies) and metrics.csv."""
+    out_dir = Path(out_dir)
+    last = history[-1]
+    metrics = {
+        "config": config,
+        "history": history,
+        "final": {"epoch": last["epoch"], "fit_acc": last["fit_acc"],
+                  "train_acc": last["train_acc"], "test_acc": last["test_acc"]},
+        **(extra or {}),
+    }
+    write_text_atomic(out_dir / "metrics.csv", history_csv(history))
+    return write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+
+
+def plot_curves(history: Sequence[Dict[str, Any]], axes=None, title: str = ""):
+    """Accuracy along training in the style of the paper's Figs. 3-6.
+
+    Two panels, train and test: the original images in black, LFC at each radius solid
+    and HFC dashed, one colour per radius. Returns the figure (``axes``: two given axes).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig = axes[0].figure
+    epochs = [h["epoch"] for h in history]
+    views = view_order(history[0]["train_acc"])
+    radii = sorted({parse_view_name(v)[1] for v in views if v != "original"})
+    colours = {r: plt.cm.viridis(i / max(len(radii) - 1, 1) * 0.85) for i, r in enumerate(radii)}
+    for ax, split in zip(axes, ("train", "test")):
+        for v in views:
+            kind, r = parse_view_name(v)
+            style = {"original": dict(color="black", lw=2), "low": dict(color=colours.get(r), ls="-"),
+                     "high": dict(color=colours.get(r), ls="--")}[kind]
+            ax.plot(epochs, [h[f"{split}_acc"][v] for h in history], label=v, **style)
+        ax.set_title(f"{title} {split}".strip())
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[1].legend(fontsize=7, ncol=2, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path) -> Path:
+    """Save a matplotlib figure atomically (PNG) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
