@@ -1,7 +1,8 @@
 """A tiny COCO-format detection set, made on the spot (no download).
 
 Real photos that scikit-image bundles (astronaut, coffee, chelsea, camera, rocket), with
-boxes drawn by hand, plus synthetic images that exercise the awkward cases: RGBA, CMYK,
+boxes drawn by hand (person 1, cat 17, sports ball 37, cup 47, spoon 50, among COCO's
+80 categories), plus synthetic images that exercise the awkward cases: RGBA, CMYK,
 grayscale, an EXIF-rotated JPEG, an image smaller than any radius, a crowd region, images
 without annotations and (on request) a corrupt file. Category ids are COCO's own
 (non-contiguous), image ids start at 101 so that nothing can confuse them with indices.
@@ -20,13 +21,16 @@ from PIL import Image
 
 __all__ = ["make_coco_fixture", "CATEGORIES", "fixture_image_paths"]
 
-CATEGORIES = [
-    {"id": 1, "name": "person", "supercategory": "person"},
-    {"id": 17, "name": "cat", "supercategory": "animal"},
-    {"id": 37, "name": "sports ball", "supercategory": "sports"},
-    {"id": 47, "name": "cup", "supercategory": "kitchen"},
-    {"id": 50, "name": "spoon", "supercategory": "kitchen"},
-]
+def _coco_categories():
+    # All 80 COCO "thing" categories with COCO's ids, so that a COCO-trained model's classes
+    # map one to one onto this set (detectron2 maps sorted ids to contiguous class indices).
+    import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+    from detectron2.data.datasets.builtin_meta import COCO_CATEGORIES
+
+    return [{"id": c["id"], "name": c["name"], "supercategory": "none"} for c in COCO_CATEGORIES if c["isthing"]]
+
+
+CATEGORIES = _coco_categories()
 
 # EXIF orientation 6: the stored pixels must be turned 90 degrees clockwise to display.
 _EXIF_ORIENTATION = 0x0112

@@ -1,0 +1,242 @@
+"""The evaluator that keeps detections per view and per image, and what it computes.
+
+``FrequencyViewsEvaluator`` is a detectron2 ``DatasetEvaluator``: ``process`` stores each
+image's detections for every view as one compact ``(N, 6)`` float64 array
+``[x, y, w, h, score, category_id]`` (COCO xywh boxes in original-image pixels, the
+dataset's own category ids) keyed by image id; ``evaluate`` gathers them to the main
+process with ``detectron2.utils.comm.gather`` and runs ONE pycocotools COCOeval per view,
+which gives both the overall COCO metrics and (by :func:`per_image_ap_from_eval`) the
+per-image AP. Keeping detections per image id lets a later, resumable run add images
+incrementally.
+
+Overall AP is what detectron2's ``COCOEvaluator`` (pure-Python path) reports on the same
+detections, with one deliberate difference: for a view with no detections at all detectron2
+reports NaN, while here COCOeval itself answers (0 where there is ground truth).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.structures import BoxMode
+from detectron2.utils import comm
+from detectron2.utils.file_io import PathManager
+
+from .per_image_ap import load_results, per_image_ap_from_eval
+
+__all__ = [
+    "FrequencyViewsEvaluator",
+    "ViewsEvaluation",
+    "evaluate_detections",
+    "instances_to_array",
+    "array_to_coco_results",
+    "compare_to_original",
+    "COCO_METRICS",
+    "OUTCOMES",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The COCOeval.stats entries detectron2 reports for boxes, in its names (0-100 units).
+COCO_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+#: Per-image outcomes of a filtered view against the original.
+OUTCOMES = ("gain", "loss", "tie", "undefined")
+
+
+def instances_to_array(instances, contiguous_to_dataset_id: Optional[Mapping[int, int]] = None) -> np.ndarray:
+    """detectron2 ``Instances`` (pred_boxes XYXY, scores, pred_classes) -> ``(N, 6)`` float64.
+
+    Columns ``x, y, w, h, score, category_id`` with the same values detectron2's
+    ``instances_to_coco_json`` writes, and the category mapped back to the dataset's id.
+    """
+    instances = instances.to("cpu")
+    boxes = BoxMode.convert(instances.pred_boxes.tensor.numpy(), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
+    classes = instances.pred_classes.numpy()
+    if contiguous_to_dataset_id is not None:
+        classes = np.array([contiguous_to_dataset_id[int(c)] for c in classes], dtype=np.int64)
+    out = np.empty((len(instances), 6), dtype=np.float64)
+    out[:, :4] = boxes.reshape(-1, 4)
+    out[:, 4] = instances.scores.numpy()
+    out[:, 5] = classes
+    return out
+
+
+def array_to_coco_results(image_id: int, dets: np.ndarray) -> List[dict]:
+    """``(N, 6)`` detections of one image -> COCO result dicts (``image_id, category_id, bbox, score``)."""
+    return [
+        {"image_id": int(image_id), "category_id": int(d[5]), "bbox": [float(v) for v in d[:4]], "score": float(d[4])}
+        for d in dets
+    ]
+
+
+def _outcome(ap_view: float, ap_original: float) -> str:
+    if math.isnan(ap_view) or math.isnan(ap_original):
+        return "undefined"
+    if ap_view > ap_original:
+        return "gain"
+    return "loss" if ap_view < ap_original else "tie"
+
+
+def compare_to_original(per_image: Mapping[str, Mapping[int, float]], view: str) -> Dict[int, str]:
+    """``{image_id: "gain" | "loss" | "tie" | "undefined"}`` of ``view`` against ``"original"``."""
+    original = per_image["original"]
+    return {i: _outcome(ap, original[i]) for i, ap in per_image[view].items()}
+
+
+def _cocoeval(coco_gt: COCO, results: List[dict], img_ids: Sequence[int]) -> COCOeval:
+    """COCOeval evaluated, accumulated and summarised, as detectron2's
+    ``_evaluate_predictions_on_coco(..., use_fast_impl=False, img_ids=...)`` does, silently."""
+    coco_dt = load_results(coco_gt, results)
+    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
+    coco_eval.params.imgIds = list(img_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    return coco_eval
+
+
+@dataclass
+class ViewsEvaluation:
+    """Everything one evaluation found. AP metrics in COCO's 0-100 units, per-image AP in [0, 1].
+
+    ``detections[view][image_id]`` is the ``(N, 6)`` array described in the module docstring.
+    """
+
+    views: List[str]
+    image_ids: List[int]
+    file_names: Dict[int, str]
+    metrics: Dict[str, Dict[str, float]]
+    per_image_ap: Dict[str, Dict[int, float]]
+    outcomes: Dict[str, Dict[int, str]]
+    detections: Dict[str, Dict[int, np.ndarray]]
+    skipped: List[dict] = field(default_factory=list)
+
+    def counts(self, view: str) -> Dict[str, int]:
+        """``{"gain": n, "loss": n, "tie": n, "undefined": n}`` for a filtered view."""
+        values = list(self.outcomes[view].values())
+        return {o: values.count(o) for o in OUTCOMES}
+
+    def coco_results(self, view: str) -> List[dict]:
+        """The view's detections as COCO result dicts, by image id."""
+        return [r for i in sorted(self.detections[view]) for r in array_to_coco_results(i, self.detections[view][i])]
+
+
+def evaluate_detections(
+    coco_gt: COCO,
+    detections: Mapping[str, Mapping[int, np.ndarray]],
+    image_ids: Iterable[int],
+    skipped: Sequence[dict] = (),
+) -> ViewsEvaluation:
+    """Overall and per-image COCO AP of every view, and the outcomes against ``"original"``.
+
+    Args:
+        coco_gt: ground truth.
+        detections: ``{view: {image_id: (N, 6) array}}``; an image missing from a view
+            counts as having no detections there.
+        image_ids: the images evaluated (those that were read; skipped ones excluded).
+    """
+    image_ids = sorted(int(i) for i in image_ids)
+    views = list(detections)
+    metrics, per_image, outcomes = {}, {}, {}
+    for view in views:
+        if not image_ids:  # COCOeval reads an empty imgIds as "all images": nothing to say
+            metrics[view] = {m: float("nan") for m in COCO_METRICS}
+            per_image[view] = {}
+            continue
+        dets = {i: detections[view].get(i, np.zeros((0, 6))) for i in image_ids}
+        results = [r for i in image_ids for r in array_to_coco_results(i, dets[i])]
+        coco_eval = _cocoeval(coco_gt, results, image_ids)
+        metrics[view] = {
+            m: float(coco_eval.stats[k] * 100) if coco_eval.stats[k] >= 0 else float("nan")
+            for k, m in enumerate(COCO_METRICS)
+        }
+        per_image[view] = per_image_ap_from_eval(coco_eval)
+    if "original" in per_image:
+        outcomes = {v: compare_to_original(per_image, v) for v in views if v != "original"}
+    file_names = {i: coco_gt.imgs[i].get("file_name", "") for i in image_ids}
+    return ViewsEvaluation(
+        views=views,
+        image_ids=image_ids,
+        file_names=file_names,
+        metrics=metrics,
+        per_image_ap=per_image,
+        outcomes=outcomes,
+        detections={v: {i: np.asarray(detections[v].get(i, np.zeros((0, 6)))) for i in image_ids} for v in views},
+        skipped=list(skipped),
+    )
+
+
+class FrequencyViewsEvaluator(DatasetEvaluator):
+    """Keeps each view's detections per image; evaluates every view with one COCOeval.
+
+    ``process(inputs, outputs)``: ``inputs`` are :class:`FrequencyDatasetMapper` outputs;
+    ``outputs[k]`` is ``{view: model output dict with "instances"}`` for input ``k``, or
+    ``None`` for an input marked ``"skipped"``. ``evaluate()`` returns detectron2-style
+    ``{view: {"AP": ..., ...}}`` on the main process (``{}`` elsewhere) and keeps the full
+    :class:`ViewsEvaluation` in ``self.result``.
+    """
+
+    def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True):
+        self._views = list(views)
+        self._distributed = distributed
+        self._metadata = MetadataCatalog.get(dataset_name)
+        json_file = PathManager.get_local_path(self._metadata.json_file)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self._coco_api = COCO(json_file)
+        mapping = getattr(self._metadata, "thing_dataset_id_to_contiguous_id", None)
+        self._to_dataset_id = {v: k for k, v in mapping.items()} if mapping else None
+        self.result: Optional[ViewsEvaluation] = None
+        self.reset()
+
+    def reset(self):
+        self._detections: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
+        self._image_ids: List[int] = []
+        self._skipped: List[dict] = []
+        self.result = None
+
+    def process(self, inputs, outputs):
+        for inp, out in zip(inputs, outputs):
+            image_id = int(inp["image_id"])
+            if "skipped" in inp:
+                self._skipped.append({"image_id": image_id, "file_name": inp.get("file_name", ""), "reason": inp["skipped"]})
+                continue
+            self._image_ids.append(image_id)
+            for view in self._views:
+                self._detections[view][image_id] = instances_to_array(out[view]["instances"], self._to_dataset_id)
+
+    def evaluate(self):
+        state = {"detections": self._detections, "image_ids": self._image_ids, "skipped": self._skipped}
+        if self._distributed:
+            comm.synchronize()
+            parts = comm.gather(state, dst=0)
+            if not comm.is_main_process():
+                return {}
+        else:
+            parts = [state]
+        detections = {v: {} for v in self._views}
+        image_ids, skipped = [], []
+        for part in parts:
+            for v in self._views:
+                detections[v].update(part["detections"][v])
+            image_ids += part["image_ids"]
+            skipped += part["skipped"]
+        # the inference sampler may hand an image to two processes: count it once
+        skipped = list({s["image_id"]: s for s in skipped}.values())
+        if not image_ids:
+            logger.warning("no image could be evaluated (%d skipped)", len(skipped))
+        self.result = evaluate_detections(self._coco_api, detections, set(image_ids), sorted(skipped, key=lambda s: s["image_id"]))
+        return OrderedDict((v, copy.deepcopy(self.result.metrics[v])) for v in self._views)

@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Evaluate a detector on the original images and on their low/high-frequency views.
+
+Section 7 of Wang et al. (CVPR 2020): RetinaNet-R50-FPN on COCO val, original vs LFC vs
+HFC at radius R, and the images whose LFC is detected better than the original.
+
+    python tools/eval_lfc.py --config retinanet_R50_FPN --radius 128 --num-gpus 8
+    python tools/eval_lfc.py --dataset-json ann.json --image-root imgs/ --max-images 20 \\
+        --output out/ MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu
+
+The logic lives in hfc_det.evaluation; this script parses, checks and launches.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+import hfc_det.compat  # noqa: E402,F401  (before any detectron2 import)
+from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
+from detectron2.utils import comm  # noqa: E402
+from detectron2.utils.logger import setup_logger  # noqa: E402
+
+from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, available_configs, get_hfc_cfg, resolve_config_file  # noqa: E402
+from hfc_det.data import resolve_dataset  # noqa: E402
+
+EPILOG = f"""
+outputs in --output DIR:
+  detections/<view>.json   COCO results per view (original, low_rR, high_rR)
+  per_image_ap.csv         AP@[.50:.95] of every image for every view
+  gain_loss/<view>.csv     images sorted by AP difference to the original
+  summary.json             COCO metrics per view, gain/loss/tie/undefined counts, skipped
+                           images, dataset, radii, config, weights, versions
+  config.yaml, log.txt     the full config and the log (detectron2's default_setup)
+
+configs (--config NAME): {', '.join(available_configs()) or '(none found)'}
+datasets: detectron2's builtin names (coco_2017_val, ...) under $DETECTRON2_DATASETS
+  (default ./datasets), or any COCO-format json with --dataset-json and --image-root.
+trailing KEY VALUE pairs override the config, e.g. MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu
+  INPUT.MIN_SIZE_TEST 600 HFC.VIEWS "['original','low']" DATALOADER.NUM_WORKERS 2
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = default_argument_parser(epilog=EPILOG)
+    parser.description = (
+        "Evaluate a detector on the original images and their low/high-frequency views; "
+        "write per-view COCO AP, per-image AP and the images gained/lost by each view."
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--config", default="retinanet_R50_FPN",
+                        help="config name under configs/ or a yaml path (default: %(default)s); "
+                             "--config-file is the same")
+    # nargs="+" would also swallow trailing KEY VALUE overrides: split them off in parse_args
+    parser.add_argument("--radius", nargs="+", metavar="R",
+                        help="mask radii in frequency bins (default: the config's HFC.RADII, 128)")
+    parser.add_argument("--dataset", metavar="NAME",
+                        help="registered dataset name (default: the config's DATASETS.TEST[0])")
+    parser.add_argument("--dataset-json", metavar="FILE", help="COCO-format annotation file")
+    parser.add_argument("--image-root", metavar="DIR", help="folder of the --dataset-json images")
+    parser.add_argument("--output", default="output/eval_lfc", metavar="DIR",
+                        help="output folder (default: %(default)s)")
+    parser.add_argument("--max-images", type=int, metavar="N", help="evaluate only the first N images")
+    parser.add_argument("--filter-stage", choices=FILTER_STAGES,
+                        help="filter before the test-time resize (the paper) or after it")
+    parser.add_argument("--hfc-scaling", choices=HFC_SCALINGS,
+                        help="scale high-frequency images: none, max (authors: x/max*255), minmax")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_args(argv=None):
+    """Parse; ``--radius 8 16 MODEL.DEVICE cpu`` gives radii 8, 16 and the override."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.radius is not None:
+        tokens = list(args.radius)
+        n = next((k for k, t in enumerate(tokens) if not _is_number(t)), len(tokens))
+        if n == 0:
+            parser.error(f"argument --radius: expected a number, got {tokens[0]!r}")
+        args.radius, args.opts = [float(t) for t in tokens[:n]], tokens[n:] + list(args.opts)
+    return args
+
+
+def setup(args):
+    """Config and dataset from the arguments; raises one-line errors for user mistakes."""
+    if args.max_images is not None and args.max_images < 1:
+        raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
+    config_file = resolve_config_file(args.config_file or args.config)
+    opts = list(args.opts)
+    if args.radius:
+        opts += ["HFC.RADII", [float(r) if not float(r).is_integer() else int(r) for r in args.radius]]
+    if args.filter_stage:
+        opts += ["HFC.FILTER_STAGE", args.filter_stage]
+    if args.hfc_scaling:
+        opts += ["HFC.HFC_SCALING", args.hfc_scaling]
+    opts += ["OUTPUT_DIR", args.output]
+    try:
+        cfg = get_hfc_cfg(config_file, opts)
+    except (KeyError, AssertionError) as e:  # yacs: unknown key or odd number of overrides
+        raise ValueError(f"bad config override: {str(e).strip(chr(34))}") from None
+    weights = cfg.MODEL.WEIGHTS
+    if weights and "://" not in weights and not os.path.isfile(weights):
+        raise FileNotFoundError(f"weights file not found: {os.path.abspath(weights)}")
+    name = args.dataset if (args.dataset or args.dataset_json or args.image_root) else cfg.DATASETS.TEST[0]
+    dataset = resolve_dataset(name if not (args.dataset_json or args.image_root) else args.dataset,
+                              args.dataset_json, args.image_root)
+    from hfc_det.evaluation.run import check_num_classes
+
+    check_num_classes(cfg, dataset)
+    cfg.freeze()
+    return cfg, config_file, dataset
+
+
+def main(args):
+    from hfc_det.evaluation.outputs import format_table, write_outputs
+    from hfc_det.evaluation.run import evaluate_views, run_metadata
+
+    cfg, config_file, dataset = setup(args)
+    args.config_file = config_file  # default_setup logs and copies it
+    default_setup(cfg, args)
+    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="hfc_det")
+    result = evaluate_views(cfg, dataset, max_images=args.max_images, progress=not args.no_progress)
+    if not comm.is_main_process():
+        return None
+    extra = run_metadata(cfg, dataset, config_file, args.max_images)
+    paths = write_outputs(cfg.OUTPUT_DIR, result, extra)
+    print(format_table(result))
+    for s in result.skipped:
+        print(f"skipped: {s['file_name']} ({s['reason']})", file=sys.stderr)
+    print(f"results in {os.path.abspath(cfg.OUTPUT_DIR)} (summary: {paths['summary']})")
+    return json.loads(open(paths["summary"]).read())["variants"]
+
+
+def cli(argv=None):
+    args = parse_args(argv)
+    try:
+        setup(args)  # check every user input once, before any process starts
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"error: {e}")
+    try:
+        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+               dist_url=args.dist_url, args=(args,))
+    except OSError as e:  # e.g. the model-zoo weights cannot be downloaded offline
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+
+
+if __name__ == "__main__":
+    cli()
