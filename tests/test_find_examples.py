@@ -127,10 +127,8 @@ def test_tool_writes_csv_counts_and_galleries(setup, tmp_path):
     (["--dataset", "imagenet"], "unknown dataset"),
 ])
 def test_tool_user_errors_are_one_line(tmp_path, argv, message):
-    base = {"--checkpoint": str(tiny_checkpoint()), "--output": str(tmp_path / "o"), "--device": "cpu"}
-    for i in range(0, len(argv), 2):
-        base[argv[i]] = argv[i + 1]
-    args = [a for kv in base.items() for a in kv]
+    # a later option overrides the same option given earlier
+    args = ["--checkpoint", str(tiny_checkpoint()), "--output", str(tmp_path / "o"), "--device", "cpu"] + argv
     with pytest.raises(SystemExit) as exc:
         find_tool.main(args)
     text = str(exc.value.code)

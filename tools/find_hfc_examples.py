@@ -30,6 +30,7 @@ from hfc_det.classification.hfc_examples import (
 )
 from hfc_det.classification.tool_support import (
     UserError,
+    add_data_arguments,
     check_nonnegative,
     exit_on_user_error,
     load_models,
@@ -52,14 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--k", type=int, nargs="+",
                    help="SVD split: singular values kept in the top part, >= 1 (default: 1/16, 1/8, 1/4 "
                         "and 1/2 of the image size)")
-    p.add_argument("--dataset", help="test set (default: the one the checkpoint was trained on)")
-    p.add_argument("--data-root", default="data", help="folder with the torchvision datasets (default: %(default)s)")
-    p.add_argument("--download", action="store_true", help="let torchvision download the dataset if missing")
-    p.add_argument("--limit", type=int, help="search only the first N test samples (default: all)")
     p.add_argument("--gallery-size", type=int, default=8, help="examples drawn per gallery (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=500, help="images per forward pass (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--output", required=True, help="output folder")
+    add_data_arguments(p, what="search", batch_size=500)
     return p.parse_args(argv)
 
 

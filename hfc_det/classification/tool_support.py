@@ -24,6 +24,8 @@ __all__ = [
     "model_labels",
     "load_test_set",
     "check_nonnegative",
+    "add_data_arguments",
+    "add_smoothed_models_arguments",
 ]
 
 
@@ -44,6 +46,33 @@ def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit("error: interrupted")
 
     return wrapper
+
+
+def add_smoothed_models_arguments(parser, role: str, rho_default: Sequence[float]) -> None:
+    """``--checkpoint`` (several), ``--label`` and ``--rho``: models compared under smoothing.
+
+    ``role`` says what each checkpoint becomes in the output ("row label", "column title").
+    """
+    parser.add_argument("--checkpoint", nargs="+", required=True, metavar="CKPT",
+                        help="checkpoint.pth files or run folders from tools/train_cifar.py")
+    parser.add_argument("--label", nargs="+", metavar="NAME",
+                        help=f"{role} per checkpoint, e.g. natural adversarial (default: run folder names)")
+    parser.add_argument("--rho", type=float, nargs="+", default=list(rho_default),
+                        help="smoothing strengths of Eq. 3, >= 0; 0 = the model as trained "
+                             "(default: %(default)s)")
+
+
+def add_data_arguments(parser, what: str = "use", batch_size: int = 256) -> None:
+    """The options every analysis tool shares: test set, device, batch size, output folder."""
+    parser.add_argument("--dataset", help="test set (default: the one the checkpoints were trained on)")
+    parser.add_argument("--data-root", default="data",
+                        help="folder with the torchvision datasets (default: %(default)s)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download the dataset if missing")
+    parser.add_argument("--limit", type=int, help=f"{what} only the first N test samples (default: all)")
+    parser.add_argument("--batch-size", type=int, default=batch_size,
+                        help="images per forward pass (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    parser.add_argument("--output", required=True, help="output folder")
 
 
 def resolve_device(name: Optional[str]) -> torch.device:
@@ -114,7 +143,8 @@ def load_test_set(
         _, conv = first_conv(model)
         if conv.in_channels != info.channels:
             raise UserError(
-                f"a model takes {conv.in_channels}-channel images but {dataset} has {info.channels}"
+                f"a model takes {conv.in_channels}-channel images but {dataset} has "
+                f"{info.channels}-channel images"
             )
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be >= 1, got {limit}")
