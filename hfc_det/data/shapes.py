@@ -413,24 +413,22 @@ def make_shapes_dataset(
 def register_shapes(spec: ShapesSpec, root: str, prefix: str = "shapes", progress: bool = False) -> Dict[str, str]:
     """Make (cached) and register the splits with detectron2 as ``<prefix>_train``/``_val``.
 
-    Returns ``{split: dataset_name}``. Re-registering the same name with the same files is a
-    no-op, so it is safe to call more than once per process.
+    Returns ``{split: dataset_name}``. A name already registered for another spec's files is
+    re-registered, so one process can train on several specs in turn.
     """
     import hfc_det.compat  # noqa: F401  (before detectron2)
     from detectron2.data import DatasetCatalog, MetadataCatalog
-    from detectron2.data.datasets import register_coco_instances
+
+    from hfc_det.data.datasets import register_coco_json
 
     paths = make_shapes_dataset(spec, root, progress=progress)
     names = {}
     for split, (json_file, image_root) in paths.items():
         name = f"{prefix}_{split}"
         if name in DatasetCatalog.list():
-            meta = MetadataCatalog.get(name)
-            if getattr(meta, "json_file", None) == json_file:
-                names[split] = name
-                continue
-            DatasetCatalog.remove(name)
-            MetadataCatalog.remove(name)
-        register_coco_instances(name, {}, json_file, image_root)
-        names[split] = name
+            known = MetadataCatalog.get(name).get("json_file", "")
+            if os.path.abspath(known) != os.path.abspath(json_file):
+                DatasetCatalog.remove(name)
+                MetadataCatalog.remove(name)
+        names[split] = register_coco_json(name, json_file, image_root)
     return names

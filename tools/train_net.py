@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Train (or evaluate) a detectron2 model with one of this project's configs.
+
+detectron2's usual entry point (default_argument_parser, default_setup, launch) with the
+project's config keys (HFC.*, SHAPES.*) and datasets: the synthetic `shapes_train` /
+`shapes_val` (generated on first use under SHAPES.ROOT), detectron2's builtin names
+(coco_2017_train, ... under $DETECTRON2_DATASETS), and any COCO-format json given with
+--register NAME JSON IMAGE_ROOT. Outputs (checkpoints, metrics.json, TensorBoard events,
+inference/) go to OUTPUT_DIR.
+
+examples:
+  tools/train_net.py --config-file demo/retinanet_R18_FPN_shapes OUTPUT_DIR output/shapes_r18
+  tools/train_net.py --config-file demo/retinanet_R18_FPN_shapes SHAPES.TEXTURE_CORRELATION 0.0
+  tools/train_net.py --config-file retinanet_R50_FPN --num-gpus 8 \\
+      --register mytrain train.json images/ DATASETS.TRAIN "('mytrain',)"
+  tools/train_net.py --config-file CONFIG --eval-only MODEL.WEIGHTS output/model_final.pth
+"""
+import argparse
+import os
+import sys
+import warnings
+
+# Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
+# about 6x in our measurements (2-core machine, other jobs running).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import hfc_det.compat  # noqa: E402,F401  (before detectron2)
+from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
+from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
+
+from hfc_det.training import Trainer, build_cfg, register_project_datasets  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = default_argument_parser(epilog=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument(
+        "--register",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("NAME", "JSON", "IMAGE_ROOT"),
+        help="register a COCO-format dataset under NAME (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def setup(args):
+    cfg = build_cfg(args.config_file, args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    return cfg
+
+
+def register_datasets(cfg, args):
+    from hfc_det.data.datasets import register_coco_json
+
+    for name, json_file, image_root in args.register:
+        register_coco_json(name, json_file, image_root)
+    register_project_datasets(cfg, progress=True)
+
+
+def main(args):
+    cfg = setup(args)
+    register_datasets(cfg, args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        return Trainer.test(cfg, model)
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+def cli(argv=None):
+    args = parse_args(argv)
+    if not args.config_file:
+        sys.exit("error: --config-file is required (a yaml path or a name under configs/)")
+    try:
+        # Check the config and the extra datasets here, where a mistake is the user's
+        # (missing file, unknown key: yacs raises AssertionError), before workers start.
+        build_cfg(args.config_file, args.opts)
+        for name, json_file, image_root in args.register:
+            for path in (json_file, image_root):
+                if not os.path.exists(path):
+                    raise FileNotFoundError(f"--register {name}: {path} does not exist")
+    except (FileNotFoundError, ValueError, KeyError, AssertionError) as e:
+        sys.exit(f"error: {e.args[0] if e.args else e}")
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
+
+
+if __name__ == "__main__":
+    cli()
