@@ -48,14 +48,17 @@ def setup():
 
 
 def reference_predictions(model, images, transform):
-    """(pred, conf) per sample for original, smooth and detail views, one sample at a time."""
-    out = {"original": [], "smooth": [], "detail": []}
+    """(pred, conf) per sample for original, smooth and detail views (numpy views)."""
+    views = {"original": [], "smooth": [], "detail": []}
+    for img in images.double().numpy():
+        smooth, detail = transform(img)
+        for key, view in (("original", img), ("smooth", smooth), ("detail", detail)):
+            views[key].append(view)
+    out = {}
     with torch.no_grad():
-        for img in images.double().numpy():
-            smooth, detail = transform(img)
-            for key, view in (("original", img), ("smooth", smooth), ("detail", detail)):
-                p = torch.softmax(model(torch.from_numpy(view).float()[None]), dim=1)[0]
-                out[key].append((int(p.argmax()), float(p.max())))
+        for key, stack in views.items():
+            p = torch.softmax(model(torch.from_numpy(np.stack(stack)).float()), dim=1)
+            out[key] = list(zip(p.argmax(1).tolist(), p.max(1).values.tolist()))
     return out
 
 
