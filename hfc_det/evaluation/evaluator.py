@@ -29,7 +29,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
-from detectron2.data import MetadataCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.structures import BoxMode
 from detectron2.utils import comm
@@ -197,7 +197,9 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
         json_file = PathManager.get_local_path(self._metadata.json_file)
         with contextlib.redirect_stdout(io.StringIO()):
             self._coco_api = COCO(json_file)
-        mapping = getattr(self._metadata, "thing_dataset_id_to_contiguous_id", None)
+        if "thing_dataset_id_to_contiguous_id" not in self._metadata.as_dict():
+            DatasetCatalog.get(dataset_name)  # loading the json records the id mapping
+        mapping = self._metadata.get("thing_dataset_id_to_contiguous_id", None)
         self._to_dataset_id = {v: k for k, v in mapping.items()} if mapping else None
         self.result: Optional[ViewsEvaluation] = None
         self.reset()

@@ -1,0 +1,153 @@
+"""tools/eval_lfc.py end to end on the tiny fixture (random RetinaNet-R50 on CPU), and its
+one-line errors. Results are checked against pycocotools run on the written detections."""
+import contextlib
+import csv
+import importlib.util
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from coco_fixture import make_coco_fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOL = ROOT / "tools" / "eval_lfc.py"
+FAST = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96",
+        "INPUT.MAX_SIZE_TEST", "160", "DATALOADER.NUM_WORKERS", "0"]
+VIEWS = ["original", "low_r8", "high_r8"]
+
+
+def run_tool(*args):
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "2"})
+
+
+def cocoeval(coco_gt, dets, img_ids):
+    with contextlib.redirect_stdout(io.StringIO()):
+        e = COCOeval(coco_gt, coco_gt.loadRes(dets), "bbox")
+        e.params.imgIds = img_ids
+        e.evaluate(), e.accumulate(), e.summarize()
+    return e.stats
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    json_file, image_root = make_coco_fixture(root, corrupt_image=True)
+    out = root / "out"
+    proc = run_tool("--dataset-json", json_file, "--image-root", image_root, "--output", out,
+                    "--radius", "8", *FAST)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, out, json_file, image_root
+
+
+def test_output_contract(run):
+    proc, out, json_file, image_root = run
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(json_file)
+    readable = sorted(i for i, im in coco_gt.imgs.items() if im["file_name"] != "corrupt.jpg")
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["variants"]) == VIEWS and summary["views"] == VIEWS
+    assert summary["radii"] == [8] and summary["filter_stage"] == "before_resize"
+    assert summary["hfc_scaling"] == "none" and summary["weights"] == ""
+    assert summary["config_file"].endswith("configs/retinanet_R50_FPN.yaml")
+    assert summary["dataset"]["json_file"] == json_file and summary["dataset"]["image_root"] == image_root
+    assert {"torch", "detectron2", "pycocotools", "hfc_det"} <= set(summary["versions"])
+    assert [s["file_name"].rsplit("/", 1)[-1] for s in summary["skipped"]] == ["corrupt.jpg"]
+    assert summary["num_images"] == len(readable)
+
+    rows = list(csv.DictReader((out / "per_image_ap.csv").open()))
+    assert list(rows[0]) == ["image_id", "file_name"] + [f"ap_{v}" for v in VIEWS]
+    assert [int(r["image_id"]) for r in rows] == readable
+    for view in VIEWS:
+        dets = json.loads((out / "detections" / f"{view}.json").read_text())
+        assert dets and {tuple(sorted(d)) for d in dets} == {("bbox", "category_id", "image_id", "score")}
+        assert {d["image_id"] for d in dets} <= set(readable)
+        assert {d["category_id"] for d in dets} <= set(coco_gt.getCatIds())
+        # overall metrics: pycocotools on the written detections, over the evaluated images
+        stats = cocoeval(coco_gt, dets, readable)
+        for k, m in enumerate(["AP", "AP50", "AP75", "APs", "APm", "APl"]):
+            got = summary["variants"][view][m]
+            assert (stats[k] < 0 and got is None) or abs(got - 100 * stats[k]) < 1e-9
+        # per-image AP: pycocotools once per image
+        for r in rows:
+            s = cocoeval(coco_gt, dets, [int(r["image_id"])])[0]
+            got = float(r[f"ap_{view}"])
+            assert (s == -1 and math.isnan(got)) or abs(got - s) < 1e-9
+    for view in VIEWS[1:]:
+        gl = list(csv.DictReader((out / "gain_loss" / f"{view}.csv").open()))
+        assert sorted(int(g["image_id"]) for g in gl) == readable
+        diffs = [float(g["difference"]) for g in gl]
+        defined = [d for d in diffs if not math.isnan(d)]
+        assert defined == sorted(defined, reverse=True) and all(math.isnan(d) for d in diffs[len(defined):])
+        by_id = {int(r["image_id"]): r for r in rows}
+        counts = {"gain": 0, "loss": 0, "tie": 0, "undefined": 0}
+        for g in gl:
+            a0, a1 = float(by_id[int(g["image_id"])]["ap_original"]), float(by_id[int(g["image_id"])][f"ap_{view}"])
+            want = ("undefined" if math.isnan(a0) or math.isnan(a1) else
+                    "gain" if a1 > a0 else "loss" if a1 < a0 else "tie")
+            assert g["outcome"] == want
+            counts[want] += 1
+        assert summary["per_image"][view] == counts
+    assert not list(out.rglob("*.tmp-*"))  # no half-written files left behind
+    assert "AP50" in proc.stdout and "low_r8" in proc.stdout and "1 skipped" in proc.stdout
+    assert "corrupt.jpg" in proc.stderr
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("eval_lfc_tool", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_line_error(argv, capsys):
+    """Run the tool's cli in-process; return its one-line error (it must exit non-zero)."""
+    with pytest.raises(SystemExit) as exc:
+        load_tool().cli(argv)
+    message = str(exc.value.code)
+    assert exc.value.code not in (0, None) and "\n" not in message.strip()
+    return message
+
+
+def test_missing_annotation_file_is_one_line(tmp_path):
+    missing = tmp_path / "nope.json"
+    proc = run_tool("--dataset-json", missing, "--image-root", tmp_path, "--output", tmp_path / "o", *FAST)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and str(missing) in last
+
+
+def test_user_mistakes(tmp_path, capsys):
+    json_file, image_root = make_coco_fixture(tmp_path)
+    data = ["--dataset-json", json_file, "--image-root", image_root, "--output", str(tmp_path / "o")]
+    msg = one_line_error(["--config", "no_such_config", *data, *FAST], capsys)
+    assert "no_such_config" in msg and "retinanet_R50_FPN" in msg
+    assert "--max-images" in one_line_error([*data, "--max-images", "0", *FAST], capsys)
+    assert "NO.SUCH_KEY" in one_line_error([*data, *FAST, "NO.SUCH_KEY", "1"], capsys)
+    msg = one_line_error([*data, *FAST, "MODEL.WEIGHTS", str(tmp_path / "w.pkl")], capsys)
+    assert str(tmp_path / "w.pkl") in msg
+    assert "image folder" in one_line_error(["--dataset-json", json_file, "--image-root", str(tmp_path / "x"), *FAST], capsys)
+    msg = one_line_error([*data, *FAST, "MODEL.RETINANET.NUM_CLASSES", "3"], capsys)
+    assert "80 categories" in msg
+    msg = one_line_error(["--dataset", "coco_2017_val", *FAST], capsys)
+    assert "instances_val2017.json" in msg
+
+
+def test_file_without_annotations(tmp_path):
+    json_file, image_root = make_coco_fixture(tmp_path, annotations=False)
+    out = tmp_path / "out"
+    proc = run_tool("--dataset-json", json_file, "--image-root", image_root, "--output", out,
+                    "--max-images", "2", "--radius", "16", "--no-progress", *FAST)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert all(v is None for view in summary["variants"].values() for v in view.values())
+    assert summary["per_image"]["low_r16"] == {"gain": 0, "loss": 0, "tie": 0, "undefined": 2}
+    assert "nan" in proc.stdout

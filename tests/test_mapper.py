@@ -1,0 +1,131 @@
+"""FrequencyDatasetMapper: one decode, float views, the split checked with numpy's FFT."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+import hfc_det.compat  # noqa: F401
+from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_test_loader
+
+from coco_fixture import make_coco_fixture
+from hfc_det.config import get_hfc_cfg
+from hfc_det.data import FrequencyDatasetMapper, resolve_dataset, resize_views
+
+SMALL = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "160"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    json_file, image_root = make_coco_fixture(tmp_path_factory.mktemp("coco"), corrupt_image=True)
+    name = resolve_dataset(json_file=json_file, image_root=image_root)
+    return {d["file_name"].rsplit("/", 1)[-1]: d for d in DatasetCatalog.get(name)}, name
+
+
+def mapper(*opts):
+    return FrequencyDatasetMapper(get_hfc_cfg("retinanet_R50_FPN", SMALL + list(opts)))
+
+
+def numpy_low(image_chw: np.ndarray, r: float) -> np.ndarray:
+    """The paper's split written out: fftshift(fft2), centred disc < r, real(ifft2)."""
+    h, w = image_chw.shape[-2:]
+    i, j = np.ogrid[:h, :w]
+    mask = np.hypot(i - h // 2, j - w // 2) < r
+    f = np.fft.fftshift(np.fft.fft2(image_chw.astype(np.float64)), axes=(-2, -1))
+    return np.real(np.fft.ifft2(np.fft.ifftshift(f * mask, axes=(-2, -1))))
+
+
+def decoded_bgr(path) -> np.ndarray:
+    """Independent decode: PIL + EXIF transpose, RGB -> BGR, as CHW float64."""
+    img = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    return np.asarray(img)[:, :, ::-1].transpose(2, 0, 1).astype(np.float64)
+
+
+def test_views_before_resize_match_numpy_split(dataset):
+    dicts, _ = dataset
+    d = dicts["coffee.jpg"]
+    out = mapper("HFC.RADII", "[8, 20]")(d)
+    assert list(out["views"]) == ["original", "low_r8", "low_r20", "high_r8", "high_r20"]
+    x = decoded_bgr(d["file_name"])
+    h, w = out["views"]["original"].shape[-2:]
+    assert min(h, w) == 96 and abs(w / h - 600 / 400) < 0.02
+    for r in (8, 20):
+        low = numpy_low(x, r)
+        want_low = resize_views(torch.from_numpy(low)[None], h, w)[0].float()
+        want_high = resize_views(torch.from_numpy(x - low)[None], h, w)[0].float()
+        assert out["views"][f"low_r{r}"].dtype == torch.float32
+        torch.testing.assert_close(out["views"][f"low_r{r}"], want_low, atol=2e-3, rtol=0)
+        torch.testing.assert_close(out["views"][f"high_r{r}"], want_high, atol=2e-3, rtol=0)
+        # float all the way: the HFC's negative values and the LFC's overshoot survive
+        assert out["views"][f"high_r{r}"].min() < -20
+        torch.testing.assert_close(out["views"][f"low_r{r}"] + out["views"][f"high_r{r}"],
+                                   out["views"]["original"], atol=1e-3, rtol=0)
+    assert out["height"] == 400 and out["width"] == 600 and out["image_id"] == d["image_id"]
+
+
+def test_views_after_resize_split_what_the_network_sees(dataset):
+    dicts, _ = dataset
+    out = mapper("HFC.RADII", "[8]", "HFC.FILTER_STAGE", "after_resize")(dicts["astronaut.jpg"])
+    original = out["views"]["original"].double().numpy()
+    low = numpy_low(original, 8)
+    np.testing.assert_allclose(out["views"]["low_r8"].numpy(), low, atol=2e-3)
+    np.testing.assert_allclose(out["views"]["high_r8"].numpy(), original - low, atol=2e-3)
+
+
+def test_original_view_matches_detectron2_uint8_path(dataset):
+    """Our float antialiased resize vs detectron2's DatasetMapper (PIL, uint8): rounding only."""
+    dicts, _ = dataset
+    cfg = get_hfc_cfg("retinanet_R50_FPN", SMALL)
+    for name in ("coffee.jpg", "chelsea_exif6.jpg", "ball_cmyk.jpg", "camera_gray.png", "ball_rgba.png"):
+        ours = mapper()(dicts[name])["views"]["original"]
+        theirs = DatasetMapper(cfg, is_train=False)(dict(dicts[name]))["image"].float()
+        assert ours.shape == theirs.shape, name
+        diff = (ours - theirs).abs()
+        assert diff.mean() < 0.6 and diff.max() <= 3.0, (name, float(diff.mean()), float(diff.max()))
+
+
+def test_exif_rotation_grayscale_rgba_cmyk(dataset):
+    dicts, _ = dataset
+    m = mapper()
+    upright = m(dicts["chelsea.png"])["views"]["original"]
+    rotated = m(dicts["chelsea_exif6.jpg"])["views"]["original"]
+    assert rotated.shape == upright.shape
+    assert (rotated - upright).abs().mean() < 4  # the same picture, up to JPEG
+    gray = m(dicts["camera_gray.png"])["views"]["original"]
+    assert gray.shape[0] == 3 and torch.equal(gray[0], gray[1])
+    for name in ("ball_rgba.png", "ball_cmyk.jpg"):
+        assert m(dicts[name])["views"]["original"].shape[0] == 3
+
+
+def test_image_smaller_than_radius(dataset):
+    dicts, _ = dataset
+    out = mapper("HFC.RADII", "[128]")(dicts["ball_tiny.png"])
+    torch.testing.assert_close(out["views"]["low_r128"], out["views"]["original"])
+    assert out["views"]["high_r128"].abs().max() == 0
+
+
+@pytest.mark.parametrize("scaling", ["max", "minmax"])
+def test_hfc_scaling(dataset, scaling):
+    dicts, _ = dataset
+    raw = mapper("HFC.RADII", "[8]")(dicts["astronaut.jpg"])["views"]
+    scaled = mapper("HFC.RADII", "[8]", "HFC.HFC_SCALING", scaling)(dicts["astronaut.jpg"])["views"]
+    torch.testing.assert_close(scaled["low_r8"], raw["low_r8"])  # only HFC views are scaled
+    h = raw["high_r8"].double()
+    want = h / h.max() * 255 if scaling == "max" else (h - h.min()) / (h.max() - h.min()) * 255
+    torch.testing.assert_close(scaled["high_r8"].double(), want, atol=1e-3, rtol=0)
+
+
+def test_unreadable_image_is_marked_not_raised(dataset):
+    dicts, _ = dataset
+    out = mapper()(dicts["corrupt.jpg"])
+    assert "views" not in out and "OSError" in out["skipped"]
+    assert out["image_id"] == dicts["corrupt.jpg"]["image_id"]
+
+
+def test_works_with_detectron2_test_loader(dataset):
+    dicts, name = dataset
+    cfg = get_hfc_cfg("retinanet_R50_FPN", SMALL + ["HFC.VIEWS", "['original', 'low']", "DATALOADER.NUM_WORKERS", "0"])
+    batches = list(build_detection_test_loader(cfg, name, mapper=FrequencyDatasetMapper(cfg)))
+    assert len(batches) == len(dicts)
+    readable = [b[0] for b in batches if "skipped" not in b[0]]
+    assert len(readable) == len(dicts) - 1
+    assert all(list(b["views"]) == ["original", "low_r128"] for b in readable)
