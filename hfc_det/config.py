@@ -91,13 +91,17 @@ def views_from_cfg(cfg: CN) -> List[str]:
     return views
 
 
+#: configs/ subfolders that hold classification (not detectron2) configs.
+_NOT_DETECTION = ("cifar",)
+
+
 def available_configs(config_dir: Path = CONFIG_DIR) -> List[str]:
-    """Names ``--config`` accepts: the yaml files under ``config_dir`` without suffix."""
+    """Detection config names ``--config`` accepts: yaml files under ``config_dir``
+    (without suffix), leaving out the classification configs under ``configs/cifar``."""
     if not config_dir.is_dir():
         return []
-    return sorted(
-        str(p.relative_to(config_dir).with_suffix("")) for p in config_dir.rglob("*.yaml")
-    )
+    names = (p.relative_to(config_dir) for p in config_dir.rglob("*.yaml"))
+    return sorted(str(p.with_suffix("")) for p in names if p.parts[0] not in _NOT_DETECTION)
 
 
 def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str:
