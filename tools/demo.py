@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""`make demo`: the whole LFC/HFC detection experiment on data this machine makes itself.
+
+1. generate the synthetic shapes dataset (cached under OUTPUT/shapes/<spec-hash>/),
+2. train the small demo RetinaNet on it from scratch (cached under OUTPUT/model_<config-hash>/),
+3. run tools/eval_lfc.py on the val images: original, low_rR and high_rR views,
+4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent).
+
+Re-running with the same options reuses the data and the model. Trailing KEY VALUE pairs
+override the config (and so the cache key), e.g. SOLVER.MAX_ITER 300 or
+SHAPES.TEXTURE_CORRELATION 0.0.
+
+outputs in OUTPUT: summary.json, per_image_ap.csv, detections/, gain_loss/ (tools/eval_lfc.py),
+report/index.html, demo.json (stage timings, model folder, val AP), shapes/, model_<hash>/.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+# Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
+# about 6x in our measurements (2-core machine, other jobs running).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(TOOLS))
+
+DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
+# For 256 px images (max radius ~181): r = 16 and 32 remove the 6 px stripe texture (~43
+# bins from the centre) and blur the shapes more or less; r = 64 keeps the texture in the LFC.
+DEFAULT_RADII = [16, 32, 64]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--output", default="output/demo", help="output folder (default: %(default)s)")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="config name under configs/ or yaml (default: %(default)s)")
+    p.add_argument("--radius", nargs="+", default=DEFAULT_RADII, metavar="R",
+                   help="mask radii in frequency bins (default: %(default)s)")
+    p.add_argument("--max-images", type=int, metavar="N", help="evaluate only the first N val images")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE", help="config overrides")
+    args = p.parse_args(argv)
+    # `--radius 8 16 SOLVER.MAX_ITER 300`: the numbers are radii, the rest are overrides.
+    tokens = [str(t) for t in args.radius]
+    n = next((k for k, t in enumerate(tokens) if not _is_number(t)), len(tokens))
+    if n == 0:
+        p.error(f"argument --radius: expected a number, got {tokens[0]!r}")
+    args.radius, args.opts = [float(t) for t in tokens[:n]], tokens[n:] + list(args.opts)
+    return args
+
+
+def _is_number(token):
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _run_tool(script, args, what):
+    cmd = [sys.executable, os.path.join(TOOLS, script)] + [str(a) for a in args]
+    print(f"[demo] {what}: {' '.join(cmd)}", flush=True)
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {done.returncode}): {' '.join(cmd)}")
+
+
+def _finite_or_none(obj):
+    """COCO reports NaN for classes without ground truth; strict JSON has no NaN."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(_finite_or_none(obj), f, indent=2, sort_keys=True, allow_nan=False)
+    os.replace(tmp, path)
+
+
+def run_demo(args):
+    """Returns the ``demo.json`` dict; raises ValueError/FileNotFoundError for user mistakes."""
+    from hfc_det.training import build_cfg, shapes_spec_from_cfg, strip_project_keys, train_cached
+    from hfc_det.data.shapes import make_shapes_dataset
+
+    if args.max_images is not None and args.max_images < 1:
+        raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
+    if any(r <= 0 for r in args.radius):
+        raise ValueError(f"--radius values must be positive, got {args.radius}")
+    try:
+        cfg = build_cfg(args.config, args.opts)
+    except (KeyError, AssertionError) as e:  # yacs: unknown key, odd number of overrides
+        raise ValueError(f"bad config override: {e.args[0] if e.args else e}") from None
+    cfg.SHAPES.ROOT = os.path.join(args.output, "shapes")
+    times = {}
+
+    t = time.time()
+    paths = make_shapes_dataset(shapes_spec_from_cfg(cfg), cfg.SHAPES.ROOT, progress=True)
+    times["data_s"] = round(time.time() - t, 1)
+
+    t = time.time()
+    trained = train_cached(cfg, args.output)
+    times["train_s"] = round(time.time() - t, 1)
+    print(f"[demo] model: {trained['weights']} ({'cached' if trained['cached'] else 'trained'})", flush=True)
+
+    # tools/eval_lfc.py knows detectron2's and the HFC keys: give it the trained config
+    # without SHAPES and with the trained weights.
+    eval_cfg = strip_project_keys(cfg)
+    eval_cfg.MODEL.WEIGHTS = os.path.abspath(trained["weights"])
+    eval_cfg_file = os.path.join(trained["model_dir"], "eval_config.yaml")
+    with open(eval_cfg_file + ".tmp", "w") as f:
+        f.write(eval_cfg.dump())
+    os.replace(eval_cfg_file + ".tmp", eval_cfg_file)
+
+    t = time.time()
+    val_json, val_root = paths["val"]
+    eval_args = ["--config", eval_cfg_file, "--dataset-json", val_json, "--image-root", val_root,
+                 "--output", args.output, "--radius", *args.radius]
+    if args.max_images:
+        eval_args += ["--max-images", args.max_images]
+    _run_tool("eval_lfc.py", eval_args, "evaluate views")
+    times["eval_s"] = round(time.time() - t, 1)
+
+    report = None
+    t = time.time()
+    if args.no_report:
+        print("[demo] report skipped (--no-report)")
+    elif not os.path.isfile(os.path.join(TOOLS, "visualize_gain_loss.py")):
+        print("[demo] report skipped: tools/visualize_gain_loss.py is not in this checkout")
+    else:
+        _run_tool("visualize_gain_loss.py", [args.output], "report")
+        report = os.path.join(args.output, "report", "index.html")
+    times["report_s"] = round(time.time() - t, 1)
+
+    demo = {
+        "config": args.config,
+        "overrides": list(args.opts),
+        "radii": list(args.radius),
+        "dataset": {"train": paths["train"][0], "val": val_json},
+        "model_dir": trained["model_dir"],
+        "model_cached": trained["cached"],
+        "val_bbox": (trained["metrics"] or {}).get("bbox"),
+        "summary": os.path.join(args.output, "summary.json"),
+        "report": report,
+        "seconds": times,
+    }
+    _write_json(os.path.join(args.output, "demo.json"), demo)
+    return demo
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t0 = time.time()
+    try:
+        demo = run_demo(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        sys.exit(f"error: {e}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+    ap = (demo["val_bbox"] or {}).get("AP")
+    print(f"[demo] done in {(time.time() - t0) / 60:.1f} min; stage seconds {demo['seconds']}")
+    if ap is not None:
+        print(f"[demo] demo detector val AP (original images): {ap:.1f}")
+    print(f"[demo] summary: {demo['summary']}" + (f"; report: {demo['report']}" if demo["report"] else ""))
+
+
+if __name__ == "__main__":
+    main()
