@@ -20,10 +20,8 @@ from hfc_det.visualization.atomic import save_figure_atomic
 from hfc_det.visualization.display import clip_for_display, scale_hfc_for_display
 
 __all__ = [
-    "predict_probabilities",
     "view_probabilities",
     "select_hfc_examples",
-    "count_hfc_examples",
     "save_hfc_gallery",
     "CSV_COLUMNS",
     "CLASS_NAMES",
@@ -49,25 +47,6 @@ def _batches(n: int, batch_size: int, progress: Optional[str]):
 
         starts = tqdm(starts, desc=progress, unit="batch", leave=False)
     return starts
-
-
-@torch.no_grad()
-def predict_probabilities(
-    model: nn.Module,
-    images: torch.Tensor,
-    batch_size: int = 256,
-    device: Optional[torch.device] = None,
-    progress: Optional[str] = None,
-) -> torch.Tensor:
-    """Softmax probabilities ``(N, num_classes)`` (float32, CPU) of ``model`` in eval mode
-    on ``(N, C, H, W)`` images; ``progress`` names a tqdm bar (None: no bar)."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model.eval()
-    out = [
-        torch.softmax(model(images[s : s + batch_size].to(device)).float(), dim=1).cpu()
-        for s in _batches(len(images), batch_size, progress)
-    ]
-    return torch.cat(out)
 
 
 @torch.no_grad()
@@ -123,13 +102,6 @@ def select_hfc_examples(
             row[f"conf_{key}"] = float(conf[key][i])
         rows.append(row)
     return rows
-
-
-def count_hfc_examples(
-    probabilities: Dict[str, torch.Tensor], labels: torch.Tensor, split: str, parameters: Sequence[float]
-) -> Dict[str, int]:
-    """How many samples meet the definition, per parameter (keys: the parameter as text)."""
-    return {f"{p:g}": len(select_hfc_examples(probabilities, labels, split, p)) for p in parameters}
 
 
 def _picture(name: str, chw: np.ndarray) -> np.ndarray:
