@@ -41,16 +41,24 @@ def parse_args(argv=None):
     p.add_argument("--radius", nargs="+", default=DEFAULT_RADII, metavar="R",
                    help="mask radii in frequency bins (default: %(default)s)")
     p.add_argument("--max-images", type=int, metavar="N", help="evaluate only the first N val images")
+    p.add_argument("--cache", metavar="DIR",
+                   help="where shapes/ and model_<hash>/ are kept (default: OUTPUT)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE", help="config overrides")
     args = p.parse_args(argv)
-    # `--radius 8 16 SOLVER.MAX_ITER 300`: the numbers are radii, the rest are overrides.
-    tokens = [str(t) for t in args.radius]
+    take_numbers(p, args, "radius")
+    return args
+
+
+def take_numbers(parser, args, name):
+    """``--radius 8 16 SOLVER.MAX_ITER 300``: argparse gives all tokens to ``--radius``; keep
+    the leading numbers there (as floats) and move the rest to the ``opts`` overrides."""
+    tokens = [str(t) for t in getattr(args, name)]
     n = next((k for k, t in enumerate(tokens) if not _is_number(t)), len(tokens))
     if n == 0:
-        p.error(f"argument --radius: expected a number, got {tokens[0]!r}")
-    args.radius, args.opts = [float(t) for t in tokens[:n]], tokens[n:] + list(args.opts)
-    return args
+        parser.error(f"argument --{name}: expected a number, got {tokens[0]!r}")
+    setattr(args, name, [float(t) for t in tokens[:n]])
+    args.opts = tokens[n:] + list(args.opts)
 
 
 def _is_number(token):
@@ -80,6 +88,11 @@ def _finite_or_none(obj):
     return obj
 
 
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def _write_json(path, obj):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -100,7 +113,8 @@ def run_demo(args):
         cfg = build_cfg(args.config, args.opts)
     except (KeyError, AssertionError) as e:  # yacs: unknown key, odd number of overrides
         raise ValueError(f"bad config override: {e.args[0] if e.args else e}") from None
-    cfg.SHAPES.ROOT = os.path.join(args.output, "shapes")
+    cache = args.cache or args.output
+    cfg.SHAPES.ROOT = os.path.join(cache, "shapes")
     times = {}
 
     t = time.time()
@@ -108,7 +122,7 @@ def run_demo(args):
     times["data_s"] = round(time.time() - t, 1)
 
     t = time.time()
-    trained = train_cached(cfg, args.output)
+    trained = train_cached(cfg, cache)
     times["train_s"] = round(time.time() - t, 1)
     print(f"[demo] model: {trained['weights']} ({'cached' if trained['cached'] else 'trained'})", flush=True)
 
@@ -150,6 +164,7 @@ def run_demo(args):
         "model_cached": trained["cached"],
         "val_bbox": (trained["metrics"] or {}).get("bbox"),
         "summary": os.path.join(args.output, "summary.json"),
+        "views": _finite_or_none(_read_json(os.path.join(args.output, "summary.json"))["variants"]),
         "report": report,
         "seconds": times,
     }
