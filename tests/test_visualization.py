@@ -126,3 +126,272 @@ def test_frequency_grid_radius_beyond_spectrum_keeps_everything_low(tmp_path):
 def test_write_json_atomic_writes_nan_as_null(tmp_path):
     p = write_json_atomic(tmp_path / "a.json", {"x": float("nan"), "y": np.float32(1.5)})
     assert json.loads(p.read_text()) == {"x": None, "y": 1.5}
+
+
+# ---------------------------------------------------------------- output folder, panels, plots, report
+import csv  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from html.parser import HTMLParser  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from report_fixture import AP_TABLE, VARIANTS, detections_for, expected_diffs, make_output_folder  # noqa: E402
+
+from hfc_det.visualization import plots  # noqa: E402
+from hfc_det.visualization.results import ResultsError, load_results  # noqa: E402
+from hfc_det.visualization.thumbnails import make_thumbnail  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = REPO / "tools" / "visualize_gain_loss.py"
+
+
+@pytest.fixture(scope="module")
+def output_folder(tmp_path_factory):
+    return make_output_folder(tmp_path_factory.mktemp("fixture"))
+
+
+@pytest.fixture(scope="module")
+def built_report(output_folder):
+    """One full report build shared by the tests that only read its outputs."""
+    from hfc_det.visualization.report import build_report
+
+    results = load_results(output_folder)
+    report_dir = output_folder / "report"
+    report = build_report(results, report_dir, view="low_r8", top_k=3, score_thresh=0.5,
+                          thumb_size=40, workers=1, progress=False)
+    return results, report_dir, report
+
+
+def test_load_results_reads_nan_and_empty_cells(output_folder):
+    r = load_results(output_folder)
+    assert r.views == ["original", "low_r8", "high_r8"]
+    assert r.image_ids.tolist() == list(AP_TABLE)
+    for view_idx, view in enumerate(r.views):
+        expected = np.array([a[view_idx] for a in AP_TABLE.values()])
+        np.testing.assert_array_equal(np.isnan(r.ap[view]), np.isnan(expected))
+        np.testing.assert_allclose(r.ap[view][~np.isnan(expected)], expected[~np.isnan(expected)])
+    assert r.radii == [8.0]
+
+
+@pytest.mark.parametrize("view, column", [("low_r8", 1), ("high_r8", 2)])  # CSV file / fallback
+def test_gain_loss_order_matches_the_table(output_folder, view, column):
+    r = load_results(output_folder)
+    diffs = expected_diffs(column)
+    got = r.gain_loss(view)
+    assert [row.image_id for row in got] == sorted(diffs, key=lambda i: -diffs[i])
+    gains, losses = r.top_gain_loss(view, 1)
+    assert [g.image_id for g in gains] == [max((i for i in diffs if diffs[i] > 0), key=diffs.get)] if any(
+        d > 0 for d in diffs.values()) else gains == []
+    assert [g.image_id for g in losses] == [min(diffs, key=diffs.get)]
+    counts = r.per_image_counts(view)
+    assert counts["gain"] == sum(d > 0 for d in diffs.values())
+    assert counts["loss"] == sum(d < 0 for d in diffs.values())
+    assert counts["undefined"] == len(AP_TABLE) - len(diffs)
+
+
+def test_load_results_errors_are_one_line(tmp_path):
+    with pytest.raises(ResultsError, match="does not exist"):
+        load_results(tmp_path / "nope")
+    with pytest.raises(ResultsError, match="per_image_ap.csv is missing"):
+        load_results(tmp_path)
+    (tmp_path / "per_image_ap.csv").write_text("image_id,ap_original\n1,zero\n")
+    with pytest.raises(ResultsError, match="line 2"):
+        load_results(tmp_path)
+
+
+def test_results_without_summary_fall_back_to_csv(tmp_path):
+    (tmp_path / "per_image_ap.csv").write_text("image_id,file_name,ap_original,ap_low_r4\n1,a.jpg,0.5,0.75\n2,b.jpg,,0.1\n")
+    r = load_results(tmp_path)
+    assert r.views == ["original", "low_r4"] and r.radii == [4.0] and r.variants == {}
+    assert r.per_image_counts("low_r4") == {"gain": 1, "loss": 0, "tie": 0, "undefined": 1}
+    assert r.coco is None and r.class_names() == {}
+
+
+def test_relative_dataset_paths_resolve_against_the_folder(tmp_path):
+    out = make_output_folder(tmp_path, relative_paths=True)
+    r = load_results(out)
+    assert r.image_path(3, "img_003.png").is_file()
+    assert r.class_names() == {3: "square", 7: "disk"}
+
+
+def _pixels(picture, color, tol=60):
+    return np.all(np.abs(picture.astype(int) - np.array(color)) < tol, axis=-1)
+
+
+def test_draw_boxes_draws_ground_truth_green_and_kept_predictions_red():
+    from hfc_det.visualization.panels import draw_boxes
+
+    black = np.zeros((200, 300, 3), np.uint8)
+    gt = [{"bbox": [20, 20, 80, 80], "category_id": 3}]
+    preds = [{"bbox": [150, 100, 100, 60], "category_id": 3, "score": 0.9},
+             {"bbox": [160, 20, 60, 40], "category_id": 3, "score": 0.1}]
+    out = draw_boxes(black, preds, gt, {3: "square"}, score_thresh=0.5)
+    assert out.shape == black.shape
+    green = _pixels(out, (26, 217, 51))
+    red = _pixels(out, (255, 64, 26), tol=90)
+    assert green[18:23, 20:100].any() and not green[100:160, 150:250].any()
+    assert red[98:103, 150:250].any() or red[158:163, 150:250].any()  # kept prediction's edge
+    assert not red[18:60, 160:220].any() and not green[18:60, 160:220].any()  # 0.1 < threshold: not drawn
+    assert (out[60, 60] == 0).all()  # inside of a box is untouched
+
+
+def test_panels_and_report_json_follow_the_table(built_report):
+    results, report_dir, report = built_report
+    diffs = expected_diffs(1)
+    gains = sorted((i for i in diffs if diffs[i] > 0), key=lambda i: -diffs[i])[:3]
+    losses = sorted((i for i in diffs if diffs[i] < 0), key=lambda i: diffs[i])[:3]
+    assert [e["image_id"] for e in report["galleries"]["gain"]] == gains
+    assert [e["image_id"] for e in report["galleries"]["loss"]] == losses
+    for entry in report["galleries"]["gain"] + report["galleries"]["loss"]:
+        i = entry["image_id"]
+        assert entry["diff"] == pytest.approx(diffs[i])
+        with Image.open(report_dir / entry["panel"]) as im:
+            assert im.format == "PNG" and im.size[0] > im.size[1]
+        for view in ("original", "low_r8", "high_r8"):
+            kept = sum(d["score"] >= 0.5 for d in detections_for(view, i))
+            assert entry["drawn"][view]["boxes"] == kept
+    on_disk = json.loads((report_dir / "report.json").read_text())
+    assert on_disk["galleries"]["gain"][0]["image_id"] == gains[0]
+    assert on_disk["thumbnails"]["made"] + on_disk["thumbnails"]["reused"] == len(AP_TABLE)
+    assert on_disk["per_image_counts"]["low_r8"] == {"gain": 2, "loss": 2, "tie": 1, "undefined": 1}
+    assert [s["kind"] for s in on_disk["spectra"]] == ["gain", "loss"]
+    assert on_disk["spectra"][0]["radii"] == [2.0, 4.0, 8.0]
+
+
+def test_plots_report_the_numbers_they_draw(built_report, tmp_path):
+    results = built_report[0]
+    hist = plots.plot_ap_difference_histogram(results, tmp_path / "h.png", bins=41)
+    edges = np.linspace(-1, 1, 42)
+    for col, view in ((1, "low_r8"), (2, "high_r8")):
+        expected, _ = np.histogram(list(expected_diffs(col).values()), bins=edges)
+        assert hist["views"][view]["counts"] == expected.tolist()
+    scatter = plots.plot_ap_scatter(results, tmp_path / "s.png")
+    defined = [a for a in AP_TABLE.values() if not (math.isnan(a[0]) or math.isnan(a[1]))]
+    assert scatter["views"]["low_r8"] == {"n": len(defined), "above_diagonal": sum(a[1] > a[0] for a in defined)}
+    overall = plots.plot_overall_ap(results, tmp_path / "o.png")
+    assert overall["values"]["low_r8"] == [VARIANTS["low_r8"][m] for m in overall["metrics"]]
+    for name in ("h.png", "s.png", "o.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == "PNG"
+
+
+class _PageParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.srcs, self.links, self.rows, self._row, self._cell = [], [], [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "img":
+            self.srcs.append(a["src"])
+        if tag in ("a", "link", "script") and (a.get("href") or a.get("src")):
+            self.links.append(a.get("href") or a.get("src"))
+        if tag == "tr" and "data-image-id" in a:
+            self._row = {"id": int(a["data-image-id"]), "outcome": a["data-outcome"], "values": []}
+        if tag == "td" and self._row is not None:
+            self._row["values"].append(a.get("data-value"))
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+
+def test_index_html_is_self_contained_and_holds_every_image(built_report):
+    results, report_dir, _ = built_report
+    page = _PageParser()
+    page.feed((report_dir / "index.html").read_text())
+    assert not page.links and not any(re.match(r"\w+://", s) for s in page.srcs)  # nothing from outside
+    for src in page.srcs:
+        assert (report_dir / src).is_file(), src
+    assert [r["id"] for r in page.rows] == list(AP_TABLE)
+    with open(results.output_dir / "per_image_ap.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    for row, rec in zip(page.rows, csv_rows):
+        # cells: thumbnail, image_id, file_name, 3 AP, 2 differences
+        for cell, view in zip(row["values"][3:6], ("original", "low_r8", "high_r8")):
+            want = float(rec[f"ap_{view}"]) if rec[f"ap_{view}"] not in ("", "nan") else None
+            assert (float(cell) if cell else None) == want
+    outcomes = {r["id"]: r["outcome"] for r in page.rows}
+    diffs = expected_diffs(1)
+    assert outcomes == {i: ("undefined" if i not in diffs else "gain" if diffs[i] > 0 else
+                            "loss" if diffs[i] < 0 else "tie") for i in AP_TABLE}
+
+
+def test_missing_image_is_left_out_with_a_reason(tmp_path):
+    from hfc_det.visualization.report import build_report
+
+    out = make_output_folder(tmp_path)
+    (tmp_path / "images" / "img_002.png").unlink()  # the largest loss
+    report = build_report(load_results(out), out / "report", top_k=1, workers=1, progress=False,
+                          grid_radii=[4])
+    assert report["galleries"]["loss"] == []
+    assert report["gallery_skipped"][0]["image_id"] == 2
+    assert report["thumbnails"]["missing"] == 1
+    page = (out / "report" / "index.html").read_text()
+    assert 'thumbs/2.jpg' not in page and "image file not found" in page
+
+
+def test_parallel_map_keeps_order_in_spawned_workers():
+    from hfc_det.visualization.parallel import parallel_map
+
+    jobs = [float(i) for i in range(10)]
+    assert parallel_map(math.sqrt, jobs, workers=2, desc="t", progress=False) == [math.sqrt(j) for j in jobs]
+
+
+def test_thumbnail_size_and_reuse(tmp_path):
+    src = tmp_path / "a.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 500, 3), dtype=np.uint8)).save(src)
+    dst = tmp_path / "t" / "a.jpg"
+    assert make_thumbnail(src, dst, size=64) == "made"
+    with Image.open(dst) as im:
+        assert max(im.size) == 64 and im.size[0] == 64 and abs(im.size[1] - 300 * 64 / 500) <= 1
+    assert make_thumbnail(src, dst, size=64) == "reused"
+    assert make_thumbnail(tmp_path / "missing.jpg", tmp_path / "t" / "b.jpg") == "missing"
+
+
+def _run_tool(*args):
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def _tool_main():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("visualize_gain_loss", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_tool_help_and_missing_folder_as_a_user_sees_them(tmp_path):
+    res = _run_tool("--help")
+    assert res.returncode == 0 and "--score-thresh" in res.stdout and "index.html" in res.stdout
+    res = _run_tool(tmp_path / "missing")
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].startswith("error: output folder")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{out}", "--view", "low_x"], "unknown view"),
+    (["{out}", "--view", "low_r16"], "no per-image AP for view 'low_r16'"),
+    (["{out}", "--top", "-1"], "--top must be >= 0"),
+    (["{out}", "--score-thresh", "2"], "--score-thresh must be in [0, 1]"),
+    (["{out}", "--workers", "0"], "--workers must be >= 1"),
+])
+def test_tool_user_mistakes_give_one_line_errors(output_folder, tmp_path, args, message):
+    args = [a.format(out=output_folder) for a in args] + ["--report-dir", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exc:
+        _tool_main()(args)
+    text = str(exc.value.code)
+    assert text.startswith("error:") and message in text and "\n" not in text
+
+
+def test_tool_end_to_end_writes_the_report(output_folder, tmp_path, capsys):
+    rc = _tool_main()([str(output_folder), "--top", "1", "--report-dir", str(tmp_path / "r"), "--quiet",
+                       "--grid-radii", "4", "8", "--workers", "1"])
+    assert rc == 0 and "index.html" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["view"] == "low_r8" and report["spectra"][0]["radii"] == [4.0, 8.0]
+    assert (tmp_path / "r" / "index.html").is_file()
+    assert not list((tmp_path / "r").rglob(".*tmp*"))  # no temp files left behind

@@ -1,0 +1,55 @@
+"""One process pool helper for thumbnails and gallery panels, with a progress bar.
+
+Workers are started with ``spawn``: forking a process that already runs torch's or
+matplotlib's threads can deadlock the child (seen here under pytest), and a spawned worker
+costs only one import of this package.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, List, Sequence, TypeVar
+
+__all__ = ["available_cpus", "parallel_map", "progress_bar"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", disable=not enabled or total == 0, leave=False)
+
+
+def parallel_map(fn: Callable[[T], R], jobs: Sequence[T], workers: int, desc: str, progress: bool,
+                 min_parallel: int = 2) -> List[R]:
+    """``[fn(job) for job in jobs]`` in ``workers`` spawned processes, results in order.
+
+    Runs in-process when ``workers <= 1`` or there are fewer than ``min_parallel`` jobs
+    (starting workers would cost more than it saves). ``fn`` must be a module-level function.
+    """
+    bar = progress_bar(len(jobs), desc, progress)
+    out: List[R] = []
+    try:
+        if workers <= 1 or len(jobs) < max(2, min_parallel):
+            for job in jobs:
+                out.append(fn(job))
+                bar.update(1)
+        else:
+            workers = min(workers, len(jobs))
+            # Chunks of a few dozen: thumbnails take milliseconds, so per-task overhead counts.
+            chunk = max(1, min(64, len(jobs) // (workers * 8)))
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                for res in pool.map(fn, jobs, chunksize=chunk):
+                    out.append(res)
+                    bar.update(1)
+    finally:
+        bar.close()
+    return out

@@ -1,0 +1,199 @@
+"""Build the whole visual report of an ``eval_lfc.py`` output folder.
+
+``build_report`` writes, under one report folder::
+
+    index.html      summary table, plots, spectra, galleries, table of every image
+    report.json     what the galleries, plots and spectra show (machine-readable)
+    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png
+    spectra/        LFC/HFC-at-several-radii grids with log spectra (top gain and loss image)
+    gallery/        gain_XX_<id>.png, loss_XX_<id>.png panels (original | LFC | HFC)
+    thumbs/         <image_id>.jpg, small, for the table
+
+``index.html`` is written last, so a report folder with an ``index.html`` is complete.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from hfc_det.frequency import parse_view_name
+
+from .atomic import write_json_atomic, write_text_atomic
+from .display import HFC_SCALINGS
+from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_overall_ap
+from .report_html import render_index
+from .results import EvalResults, GainLossRow, ResultsError
+from .spectrum import save_frequency_grid
+from .parallel import available_cpus, parallel_map
+from .thumbnails import count_statuses, make_thumbnails
+
+__all__ = ["build_report", "default_view", "default_grid_radii"]
+
+
+def default_view(results: EvalResults) -> str:
+    """The first LFC view with per-image AP (the paper's question), else any filtered view."""
+    for view in results.low_views + results.compared_views:
+        if view in results.ap:
+            return view
+    raise ResultsError(f"{results.output_dir / 'per_image_ap.csv'} has no ap_low_r<R>/ap_high_r<R> column")
+
+
+def default_grid_radii(results: EvalResults, view: str) -> List[float]:
+    """The evaluated radii plus a quarter and a half of the view's radius."""
+    _, r = parse_view_name(view)
+    return sorted({*results.radii, r / 4, r / 2, r})
+
+
+def _panel_job(job: Dict[str, Any]) -> Dict[str, Any]:
+    from .panels import save_gain_loss_panel  # imports detectron2: only where panels are drawn
+
+    return save_gain_loss_panel(**job)
+
+
+def _gallery_jobs(results: EvalResults, rows: Sequence[GainLossRow], kind: str, view: str,
+                  report_dir: Path, score_thresh: float, hfc_scaling: str, skipped: List[dict]):
+    from .panels import panel_views
+
+    names = panel_views(view)
+    class_names = results.class_names()
+    jobs, entries = [], []
+    for rank, row in enumerate(rows, 1):
+        image_path = results.image_path(row.image_id, row.file_name)
+        if image_path is None or not image_path.is_file():
+            skipped.append({"image_id": row.image_id, "file_name": row.file_name, "gallery": kind,
+                            "reason": f"image file not found: {image_path}"})
+            continue
+        idx = _index_of(results, row.image_id)
+        ap = {v: float(results.ap[v][idx]) for v in names if v in results.ap and idx is not None}
+        rel = f"gallery/{kind}_{rank:02d}_{row.image_id}.png"
+        dets = {}
+        for v in names:
+            per_view = results.detections(v)
+            dets[v] = None if per_view is None else {row.image_id: per_view.get(row.image_id, [])}
+        jobs.append(dict(
+            image_path=image_path, view=view, path=report_dir / rel, ap=ap, detections=dets,
+            ground_truth=results.ground_truth(row.image_id), class_names=class_names,
+            image_id=row.image_id, score_thresh=score_thresh, hfc_scaling=hfc_scaling,
+            title=f"{kind} #{rank}: image {row.image_id} {row.file_name}\n"
+                  f"per-image AP {row.ap_original:.3f} (original) -> {row.ap_view:.3f} ({view}), {row.diff:+.3f}",
+        ))
+        entries.append({**asdict(row), "rank": rank, "panel": rel, "ap": ap})
+    return jobs, entries
+
+
+def _index_of(results: EvalResults, image_id: int) -> Optional[int]:
+    hits = (results.image_ids == image_id).nonzero()[0]
+    return int(hits[0]) if hits.size else None
+
+
+def build_report(
+    results: EvalResults,
+    report_dir: Path,
+    *,
+    view: Optional[str] = None,
+    top_k: int = 8,
+    score_thresh: float = 0.5,
+    hfc_scaling: str = "symmetric",
+    thumb_size: int = 96,
+    grid_radii: Optional[Sequence[float]] = None,
+    workers: Optional[int] = None,
+    progress: bool = True,
+) -> Dict[str, Any]:
+    """Write the report folder (see the module docstring) and return ``report.json``'s dict.
+
+    Args:
+        view: the view whose gains and losses the galleries show (default :func:`default_view`).
+        top_k: images per gallery (largest gains; largest losses).
+        score_thresh: predictions below this score are not drawn (pictures only).
+        hfc_scaling: HFC display scaling (:data:`~hfc_det.visualization.display.HFC_SCALINGS`).
+        thumb_size: longer side of the table thumbnails, pixels.
+        grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
+        workers: processes for thumbnails and panels (default: available CPUs).
+    """
+    if top_k < 0:
+        raise ValueError(f"--top must be >= 0, got {top_k}")
+    if not 0.0 <= score_thresh <= 1.0:
+        raise ValueError(f"--score-thresh must be in [0, 1], got {score_thresh}")
+    if hfc_scaling not in HFC_SCALINGS:
+        raise ValueError(f"unknown HFC display scaling {hfc_scaling!r}: choose one of {sorted(HFC_SCALINGS)}")
+    if thumb_size < 8:
+        raise ValueError(f"--thumb-size must be >= 8 pixels, got {thumb_size}")
+    view = view or default_view(results)
+    parse_view_name(view)  # a ValueError names the expected forms
+    results.require_view(view)
+    workers = workers or available_cpus()
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    # index.html marks a finished report: remove the old one first so that a run that
+    # fails midway leaves no page that points at a mix of old and new pictures.
+    (report_dir / "index.html").unlink(missing_ok=True)
+
+    plots = {
+        "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
+        "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
+        "overall_ap": plot_overall_ap(results, report_dir / "plots" / "overall_ap.png"),
+    }
+    for p in plots.values():
+        p["path"] = os.path.relpath(p["path"], report_dir)
+
+    gains, losses = results.top_gain_loss(view, top_k)
+    skipped: List[dict] = []
+    gain_jobs, gain_entries = _gallery_jobs(results, gains, "gain", view, report_dir, score_thresh, hfc_scaling, skipped)
+    loss_jobs, loss_entries = _gallery_jobs(results, losses, "loss", view, report_dir, score_thresh, hfc_scaling, skipped)
+    panels = parallel_map(_panel_job, gain_jobs + loss_jobs, workers, "gallery panels", progress)
+    for entry, panel in zip(gain_entries + loss_entries, panels):
+        entry["drawn"] = panel["drawn"]
+        entry["ground_truth_boxes"] = panel["ground_truth_boxes"]
+
+    radii = [float(r) for r in (grid_radii or default_grid_radii(results, view))]
+    spectra = []
+    for kind, entries, jobs in (("gain", gain_entries, gain_jobs), ("loss", loss_entries, loss_jobs)):
+        if not entries:
+            continue
+        from detectron2.data.detection_utils import read_image
+
+        rel = f"spectra/{kind}_{entries[0]['image_id']}.png"
+        info = save_frequency_grid(read_image(str(jobs[0]["image_path"]), format="RGB"), radii,
+                                   report_dir / rel, title=f"top {kind}: image {entries[0]['image_id']} "
+                                   f"{entries[0]['file_name']}", hfc_scaling=hfc_scaling)
+        info["path"] = rel
+        spectra.append({"kind": kind, "image_id": entries[0]["image_id"], **info})
+
+    sources = {}
+    for image_id, file_name in zip(results.image_ids.tolist(), results.file_names):
+        src = results.image_path(image_id, file_name)
+        if src is not None:
+            sources[image_id] = src
+    rel_thumbs = {image_id: f"thumbs/{image_id}.jpg" for image_id in sources}
+    statuses = make_thumbnails([(src, report_dir / rel_thumbs[i]) for i, src in sources.items()],
+                               thumb_size, workers, progress)
+    thumbs = {i: rel_thumbs[i] for i, status in zip(sources, statuses) if status != "missing"}
+    thumb_counts = count_statuses(statuses)
+    thumb_counts["no_path"] = len(results.image_ids) - len(sources)
+
+    report = {
+        "output_dir": str(results.output_dir),
+        "view": view,
+        "top_k": top_k,
+        "score_thresh": score_thresh,
+        "hfc_display": hfc_scaling,
+        "hfc_display_formula": HFC_SCALINGS[hfc_scaling],
+        "lfc_display": "clipped to [0, 255]",
+        "n_images": int(results.image_ids.size),
+        "views": results.views,
+        "variants": results.variants,
+        "per_image_counts": {v: results.per_image_counts(v) for v in results.compared_views},
+        "galleries": {"gain": gain_entries, "loss": loss_entries},
+        "gallery_skipped": skipped,
+        "plots": plots,
+        "spectra": spectra,
+        "thumbnails": {"size": thumb_size, **thumb_counts},
+        "summary": {k: results.summary.get(k) for k in
+                    ("dataset", "radii", "filter_stage", "hfc_scaling", "config_file", "weights", "skipped", "versions")
+                    if k in results.summary},
+    }
+    write_json_atomic(report_dir / "report.json", report)
+    write_text_atomic(report_dir / "index.html", render_index(results, report, thumbs))
+    return report

@@ -1,0 +1,236 @@
+"""The report page: one static HTML file, inline CSS and vanilla JavaScript.
+
+Nothing is loaded from the network and nothing is fetched at run time (browsers refuse
+``fetch`` from ``file://``), so all table data is in the page itself. Table cells carry the
+exact number in ``data-value`` (``""`` when undefined); sorting and filtering use those, not
+the rounded text.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Iterable, List, Mapping
+
+from .results import EvalResults
+
+__all__ = ["render_index"]
+
+_CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
+td.text, th.text { text-align: left; }
+#images th { cursor: pointer; background: #f4f4f4; position: sticky; top: 0; user-select: none; }
+#images th[aria-sort="ascending"]::after { content: " \\25B2"; }
+#images th[aria-sort="descending"]::after { content: " \\25BC"; }
+#images td.thumb { padding: 1px; text-align: center; }
+#images img { display: block; max-height: 72px; }
+td.gain { color: #0a7a26; } td.loss { color: #b3261e; }
+.meta { color: #555; font-size: 0.9em; }
+.plots img, .spectra img { max-width: 100%; margin: 0.3em 0; }
+figure { margin: 0.6em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; }
+.controls { margin: 0.5em 0; } .controls > * { margin-right: 1em; }
+"""
+
+# Sorting keeps undefined values (empty data-value) last in both directions.
+_JS = r"""
+(function () {
+  const table = document.getElementById("images");
+  const body = table.tBodies[0];
+  const rows = Array.from(body.rows);
+  const headers = Array.from(table.tHead.rows[0].cells);
+  function key(row, col, numeric) {
+    const v = row.cells[col].dataset.value;
+    if (!numeric) return v === undefined ? row.cells[col].textContent : v;
+    return v === "" || v === undefined ? NaN : parseFloat(v);
+  }
+  headers.forEach(function (th, col) {
+    if (!th.dataset.type) return;
+    th.addEventListener("click", function () {
+      const numeric = th.dataset.type === "number";
+      const asc = th.getAttribute("aria-sort") !== "ascending";
+      headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      const sign = asc ? 1 : -1;
+      rows.sort(function (a, b) {
+        const x = key(a, col, numeric), y = key(b, col, numeric);
+        if (numeric) {
+          if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y);
+          return sign * (x - y);
+        }
+        return sign * String(x).localeCompare(String(y));
+      });
+      const frag = document.createDocumentFragment();
+      rows.forEach(function (r) { frag.appendChild(r); });
+      body.appendChild(frag);
+    });
+  });
+  const text = document.getElementById("filter-text");
+  const kind = document.getElementById("filter-kind");
+  const count = document.getElementById("row-count");
+  function applyFilter() {
+    const needle = text.value.trim().toLowerCase();
+    const want = kind.value;
+    let shown = 0;
+    rows.forEach(function (r) {
+      const okText = !needle || r.dataset.search.indexOf(needle) !== -1;
+      const okKind = want === "all" || r.dataset.outcome === want;
+      r.hidden = !(okText && okKind);
+      if (!r.hidden) shown += 1;
+    });
+    count.textContent = shown + " of " + rows.length + " images shown";
+  }
+  text.addEventListener("input", applyFilter);
+  kind.addEventListener("change", applyFilter);
+  applyFilter();
+})();
+"""
+
+_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, fmt: str = "{:.1f}") -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return "" if math.isnan(v) else fmt.format(v)
+
+
+def _outcome(diff: float) -> str:
+    if math.isnan(diff):
+        return "undefined"
+    return "gain" if diff > 0 else "loss" if diff < 0 else "tie"
+
+
+def _summary_table(results: EvalResults, report: Mapping[str, Any]) -> str:
+    head = "".join(f"<th>{m}</th>" for m in _METRICS)
+    head += "<th>gain</th><th>loss</th><th>tie</th><th>undefined</th>"
+    rows = []
+    for view in results.views:
+        metrics = report["variants"].get(view, {})
+        counts = report["per_image_counts"].get(view)
+        cells = "".join(f"<td>{_num(metrics.get(m))}</td>" for m in _METRICS)
+        cells += "".join(f"<td>{counts[k]}</td>" if counts else "<td></td>" for k in ("gain", "loss", "tie", "undefined"))
+        rows.append(f'<tr><td class="text">{_e(view)}</td>{cells}</tr>')
+    return (f'<table id="summary"><thead><tr><th class="text">view</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
+            '<p class="meta">AP columns: COCO metrics over the whole set (0-100). gain/loss/tie: images whose '
+            'per-image AP on the view is above/below/equal to the original; undefined: no per-image AP.</p>')
+
+
+def _meta(results: EvalResults, report: Mapping[str, Any]) -> str:
+    s = results.summary
+    ds = s.get("dataset") or {}
+    items = [
+        ("output folder", report["output_dir"]),
+        ("dataset", " ".join(str(ds.get(k, "")) for k in ("name", "json_file")).strip()),
+        ("images", report["n_images"]),
+        ("radii", ", ".join(f"{r:g}" for r in results.radii)),
+        ("filter stage", s.get("filter_stage")),
+        ("HFC model-input scaling", s.get("hfc_scaling")),
+        ("config", s.get("config_file")),
+        ("weights", s.get("weights")),
+        ("galleries", f"view {report['view']}, top {report['top_k']}, boxes with score >= {report['score_thresh']:g}"),
+        ("display", f"LFC {report['lfc_display']}; HFC {report['hfc_display_formula']} ({report['hfc_display']})"),
+    ]
+    return "<ul class=\"meta\">" + "".join(
+        f"<li><b>{_e(k)}:</b> {_e(v)}</li>" for k, v in items if v not in (None, "")) + "</ul>"
+
+
+def _figures(entries: Iterable[Mapping[str, Any]], caption) -> str:
+    return "".join(
+        f'<figure><img src="{_e(e["panel"] if "panel" in e else e["path"])}" alt="{_e(caption(e))}">'
+        f"<figcaption>{_e(caption(e))}</figcaption></figure>" for e in entries)
+
+
+def _gallery(report: Mapping[str, Any], kind: str) -> str:
+    entries = report["galleries"][kind]
+    if not entries:
+        return f"<p>No image has a {kind} on {_e(report['view'])}.</p>"
+    return _figures(entries, lambda e: (
+        f"#{e['rank']} image {e['image_id']} {e['file_name']}: per-image AP "
+        f"{e['ap_original']:.3f} (original) -> {e['ap_view']:.3f} ({report['view']}), diff {e['diff']:+.3f}"))
+
+
+def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> str:
+    views = [v for v in results.views if v in results.ap]
+    diff_views = results.compared_views
+    head = ['<th class="text">thumbnail</th>', '<th data-type="number">image_id</th>',
+            '<th class="text" data-type="text">file_name</th>']
+    head += [f'<th data-type="number" data-col="ap_{_e(v)}">AP {_e(v)}</th>' for v in views]
+    head += [f'<th data-type="number" data-col="diff_{_e(v)}">&Delta; {_e(v)}</th>' for v in diff_views]
+    diffs = {v: results.diff(v) for v in diff_views}
+    body: List[str] = []
+    for i, (image_id, name) in enumerate(zip(results.image_ids.tolist(), results.file_names)):
+        thumb = thumbs.get(image_id)
+        img = f'<img src="{_e(thumb)}" alt="image {image_id}">' if thumb else "&ndash;"
+        cells = [f'<td class="thumb">{img}</td>',
+                 f'<td data-value="{image_id}">{image_id}</td>',
+                 f'<td class="text" data-value="{_e(name)}">{_e(name)}</td>']
+        for v in views:
+            a = float(results.ap[v][i])
+            cells.append(f'<td data-value="{"" if math.isnan(a) else repr(a)}">{_num(a, "{:.3f}")}</td>')
+        for v in diff_views:
+            d = float(diffs[v][i])
+            cells.append(f'<td class="{_outcome(d)}" data-value="{"" if math.isnan(d) else repr(d)}">'
+                         f'{_num(d, "{:+.3f}")}</td>')
+        outcome = _outcome(float(diffs[view][i]))
+        search = f"{image_id} {name}".lower()
+        body.append(f'<tr data-image-id="{image_id}" data-outcome="{outcome}" data-search="{_e(search)}">'
+                    f'{"".join(cells)}</tr>')
+    controls = (
+        '<div class="controls"><label>filter <input id="filter-text" type="search" '
+        'placeholder="image id or file name"></label>'
+        f'<label>on {_e(view)}: <select id="filter-kind">'
+        + "".join(f'<option value="{k}">{k}</option>' for k in ("all", "gain", "loss", "tie", "undefined"))
+        + '</select></label><span id="row-count"></span></div>')
+    return (controls + f'<table id="images"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>'
+            '<p class="meta">Click a column header to sort (again to reverse); undefined values stay last. '
+            'Per-image AP in [0, 1]; &Delta; = view minus original.</p>')
+
+
+def render_index(results: EvalResults, report: Mapping[str, Any], thumbs: Mapping[int, str]) -> str:
+    """The complete ``index.html`` text for a report dict from :func:`build_report`."""
+    view = report["view"]
+    plots = report["plots"]
+    spectra = _figures(report["spectra"], lambda s: (
+        f"top {s['kind']} image {s['image_id']}: original | LFC | HFC | log spectrum with the radius circle, "
+        f"radii {', '.join(f'{r:g}' for r in s['radii'])}"))
+    skipped = "".join(f"<li>{_e(s['gallery'])}: image {_e(s['image_id'])}: {_e(s['reason'])}</li>"
+                      for s in report["gallery_skipped"])
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>hfc_det report: {_e(view)}</title>
+<style>{_CSS}</style></head>
+<body>
+<h1>What the detector sees in low and high frequencies</h1>
+{_meta(results, report)}
+<h2 id="summary-section">Summary</h2>
+{_summary_table(results, report)}
+<h2 id="plots-section">Plots</h2>
+<div class="plots">
+{_figures([plots["overall_ap"]], lambda p: "Overall COCO AP per view")}
+{_figures([plots["ap_difference_hist"]], lambda p: "Histogram of per-image AP differences (view minus original)")}
+{_figures([plots["ap_scatter"]], lambda p: "Per-image AP: original against each LFC view")}
+</div>
+<h2 id="spectra-section">Spectra and radii</h2>
+<div class="spectra">{spectra or "<p>No gallery image to show.</p>"}</div>
+<h2 id="gain-section">Largest gains on {_e(view)}</h2>
+{_gallery(report, "gain")}
+<h2 id="loss-section">Largest losses on {_e(view)}</h2>
+{_gallery(report, "loss")}
+{f'<p class="meta">Left out of the galleries:</p><ul class="meta">{skipped}</ul>' if skipped else ""}
+<h2 id="images-section">Every image</h2>
+{_image_table(results, view, thumbs)}
+<script>{_JS}</script>
+</body></html>
+"""

@@ -1,0 +1,247 @@
+"""Read an ``eval_lfc.py`` output folder: the numbers every picture and the report show.
+
+The folder contract (written by :mod:`tools/eval_lfc.py`)::
+
+    summary.json            variants (COCO AP, 0-100), per-image gain/loss counts, dataset, radii, views
+    per_image_ap.csv        image_id, file_name, ap_<view> (AP in [0, 1]; empty or nan = undefined)
+    detections/<view>.json  COCO results list per view
+    gain_loss/<view>.csv    image_id, file_name, ap_original, ap_<view>, diff (sorted)
+
+Only ``per_image_ap.csv`` is required; missing optional files or keys give empty defaults.
+Numbers come from these files only, never from pictures.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from hfc_det.frequency import parse_view_name
+
+__all__ = ["EvalResults", "ResultsError", "load_results", "GainLossRow"]
+
+
+class ResultsError(ValueError):
+    """The folder is not a usable eval_lfc.py output (message is one line for the user)."""
+
+
+def _float_or_nan(text: Optional[str]) -> float:
+    if text is None or str(text).strip() == "" or str(text).strip().lower() in ("nan", "none", "null"):
+        return math.nan
+    return float(text)
+
+
+@dataclass(frozen=True)
+class GainLossRow:
+    image_id: int
+    file_name: str
+    ap_original: float
+    ap_view: float
+    diff: float
+
+
+@dataclass
+class EvalResults:
+    """Everything an output folder says, with lazily loaded detections and ground truth.
+
+    ``ap[view]`` is a float64 array aligned with ``image_ids`` and ``file_names`` (NaN where
+    the per-image AP is undefined: no ground truth and no detections of any category).
+    """
+
+    output_dir: Path
+    summary: Dict[str, Any]
+    image_ids: np.ndarray
+    file_names: List[str]
+    ap: Dict[str, np.ndarray]
+    views: List[str] = field(default_factory=list)
+    _detections: Dict[str, Dict[int, List[dict]]] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------ summary accessors
+    @property
+    def variants(self) -> Dict[str, Dict[str, float]]:
+        return self.summary.get("variants") or {}
+
+    @property
+    def dataset(self) -> Dict[str, Any]:
+        return self.summary.get("dataset") or {}
+
+    @property
+    def radii(self) -> List[float]:
+        radii = self.summary.get("radii")
+        if radii:
+            return [float(r) for r in radii]
+        return sorted({parse_view_name(v)[1] for v in self.views if v != "original"})
+
+    @property
+    def low_views(self) -> List[str]:
+        return [v for v in self.views if v.startswith("low_r")]
+
+    @property
+    def compared_views(self) -> List[str]:
+        """Every view that has per-image AP and is not the original."""
+        return [v for v in self.views if v != "original" and v in self.ap]
+
+    # ------------------------------------------------------------ per-image numbers
+    def diff(self, view: str) -> np.ndarray:
+        """Per-image ``AP(view) - AP(original)``, NaN where either is undefined."""
+        self.require_view(view)
+        return self.ap[view] - self.ap["original"]
+
+    def require_view(self, view: str) -> None:
+        if view not in self.ap or "original" not in self.ap:
+            have = ", ".join(self.compared_views) or "none"
+            raise ResultsError(f"no per-image AP for view {view!r} (and 'original') in "
+                               f"{self.output_dir / 'per_image_ap.csv'}; views there: {have}")
+
+    def gain_loss(self, view: str) -> List[GainLossRow]:
+        """Images with a defined difference, largest gain first, largest loss last.
+
+        Read from ``gain_loss/<view>.csv`` when it exists, else computed from the per-image
+        table (the same numbers).
+        """
+        path = self.output_dir / "gain_loss" / f"{view}.csv"
+        if path.is_file():
+            rows = []
+            with open(path, newline="", encoding="utf-8") as f:
+                for rec in csv.DictReader(f):
+                    diff = _float_or_nan(rec.get("diff"))
+                    if math.isnan(diff):
+                        continue
+                    rows.append(GainLossRow(int(rec["image_id"]), rec.get("file_name", ""),
+                                            _float_or_nan(rec.get("ap_original")),
+                                            _float_or_nan(rec.get(f"ap_{view}")), diff))
+        else:
+            d = self.diff(view)
+            rows = [GainLossRow(int(i), f, float(a0), float(a1), float(x))
+                    for i, f, a0, a1, x in zip(self.image_ids, self.file_names, self.ap["original"], self.ap[view], d)
+                    if not math.isnan(x)]
+        # Stable sort: ties keep file order (image_id ascending in eval_lfc.py's CSV).
+        return sorted(rows, key=lambda r: -r.diff)
+
+    def top_gain_loss(self, view: str, k: int):
+        """``(gains, losses)``: up to ``k`` rows with diff > 0 (largest first) and diff < 0
+        (most negative first)."""
+        rows = self.gain_loss(view)
+        gains = [r for r in rows if r.diff > 0][:k]
+        losses = [r for r in reversed(rows) if r.diff < 0][:k]
+        return gains, losses
+
+    def per_image_counts(self, view: str) -> Dict[str, int]:
+        """Counts from ``summary.json`` when present, else from the per-image table."""
+        counts = (self.summary.get("per_image") or {}).get(view)
+        if counts:
+            return {k: int(counts.get(k, 0)) for k in ("gain", "loss", "tie", "undefined")}
+        d = self.diff(view)
+        ok = ~np.isnan(d)
+        return {"gain": int(np.sum(d[ok] > 0)), "loss": int(np.sum(d[ok] < 0)),
+                "tie": int(np.sum(d[ok] == 0)), "undefined": int(np.sum(~ok))}
+
+    # ------------------------------------------------------------ detections and images
+    def detections(self, view: str) -> Optional[Dict[int, List[dict]]]:
+        """``{image_id: [COCO result dicts]}`` for a view, or None when its file is missing."""
+        if view not in self._detections:
+            path = self.output_dir / "detections" / f"{view}.json"
+            if not path.is_file():
+                return None
+            try:
+                records = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as e:
+                raise ResultsError(f"cannot read detections {path}: {e}") from None
+            by_image: Dict[int, List[dict]] = defaultdict(list)
+            for rec in records:
+                by_image[int(rec["image_id"])].append(rec)
+            self._detections[view] = dict(by_image)
+        return self._detections[view]
+
+    def resolve(self, key: str) -> Optional[Path]:
+        """A dataset path from the summary (``json_file``/``image_root``): as written, or
+        relative to the output folder when it does not exist as written."""
+        value = self.dataset.get(key)
+        if not value:
+            return None
+        p = Path(value).expanduser()
+        if not p.exists() and not p.is_absolute() and (self.output_dir / p).exists():
+            p = self.output_dir / p
+        return p
+
+    @cached_property
+    def coco(self):
+        """pycocotools ``COCO`` of the ground truth, or None when the summary names none."""
+        path = self.resolve("json_file")
+        if path is None or not path.is_file():
+            return None
+        from pycocotools.coco import COCO
+
+        with contextlib.redirect_stdout(io.StringIO()):  # COCO() prints progress lines
+            return COCO(str(path))
+
+    def image_path(self, image_id: int, file_name: str) -> Optional[Path]:
+        root = self.resolve("image_root")
+        if self.coco is not None and image_id in self.coco.imgs:
+            file_name = self.coco.imgs[image_id].get("file_name", file_name)
+        if not file_name:
+            return None
+        return (root / file_name) if root is not None else Path(file_name)
+
+    def class_names(self) -> Dict[int, str]:
+        if self.coco is None:
+            return {}
+        return {int(c["id"]): c["name"] for c in self.coco.loadCats(self.coco.getCatIds())}
+
+    def ground_truth(self, image_id: int) -> List[dict]:
+        if self.coco is None:
+            return []
+        return self.coco.loadAnns(self.coco.getAnnIds(imgIds=[image_id], iscrowd=None))
+
+
+def load_results(output_dir) -> EvalResults:
+    """Read ``summary.json`` (optional) and ``per_image_ap.csv`` (required) of a folder."""
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise ResultsError(f"output folder {out} does not exist (run tools/eval_lfc.py first)")
+    csv_path = out / "per_image_ap.csv"
+    if not csv_path.is_file():
+        raise ResultsError(f"{csv_path} is missing: is {out} an eval_lfc.py output folder?")
+    summary: Dict[str, Any] = {}
+    summary_path = out / "summary.json"
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ResultsError(f"{summary_path} is not valid JSON: {e}") from None
+
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        if "image_id" not in columns:
+            raise ResultsError(f"{csv_path} has no image_id column (columns: {', '.join(columns)})")
+        ap_views = [c[3:] for c in columns if c.startswith("ap_")]
+        ids, names, values = [], [], {v: [] for v in ap_views}
+        try:
+            for rec in reader:
+                ids.append(int(rec["image_id"]))
+                names.append(rec.get("file_name") or "")
+                for v in ap_views:
+                    values[v].append(_float_or_nan(rec.get(f"ap_{v}")))
+        except ValueError as e:
+            raise ResultsError(f"{csv_path} line {reader.line_num}: {e}") from None
+    views = [v for v in (summary.get("views") or ap_views) if v in ap_views] or ap_views
+    if "original" in views:  # original first, the rest in the file's order
+        views = ["original"] + [v for v in views if v != "original"]
+    return EvalResults(
+        output_dir=out,
+        summary=summary,
+        image_ids=np.asarray(ids, dtype=np.int64),
+        file_names=names,
+        ap={v: np.asarray(values[v], dtype=np.float64) for v in ap_views},
+        views=views,
+    )
