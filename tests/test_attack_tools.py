@@ -75,7 +75,7 @@ def test_attack_tool_writes_table(setup, tmp_path):
     ckpt = str(tiny_checkpoint())
     out = tmp_path / "table2"
     attack_tool.main(["--checkpoint", ckpt, ckpt, "--label", "natural", "copy", "--rho", "0", "1",
-                      "--eps", "0", "0.1", "--limit", str(N), "--pgd-steps", "5", "--batch-size", "40",
+                      "--eps", "0", "0.1", "--limit", str(N), "--pgd-steps", "3", "--batch-size", "48",
                       "--device", "cpu", "--output", str(out)])
     summary = json.loads((out / "table2.json").read_text())
     rows = summary["rows"]
