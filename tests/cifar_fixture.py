@@ -80,4 +80,18 @@ def expected_float(x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32) / 255.0
 
 
-__all__: Tuple[str, ...] = ("write_cifar10", "use_fixture_md5s", "expected_float", "LABEL_NAMES", "FOLDER")
+__all__: Tuple[str, ...] = ("write_cifar10", "use_fixture_md5s", "expected_float", "call_tool_main", "LABEL_NAMES", "FOLDER")
+
+
+def call_tool_main(tool_path, *args):
+    """Run a ``tools/*.py`` script's ``main(argv)`` in this process (no new interpreter and
+    torch start-up per call); returns its return value or the ``sys.exit`` message/code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(tool_path).stem + "_under_test", tool_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        return module.main(list(args))
+    except SystemExit as exc:
+        return exc.code

@@ -1,6 +1,5 @@
 """Experiment suites: every config loads and validates; a suite run writes its table."""
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,19 +7,15 @@ import pytest
 import torch
 import yaml
 
+from cifar_fixture import call_tool_main
+
 from hfc_det.classification.experiments import CONFIG_DIR, list_suites, load_suite
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "run_experiments.py"
 
 
 def run_tool(*args):
-    spec = importlib.util.spec_from_file_location("run_experiments_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        return module.main(list(args))
-    except SystemExit as exc:
-        return exc.code
+    return call_tool_main(TOOL, *args)
 
 
 def test_every_suite_of_the_paper_is_there_and_valid():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from cifar_fixture import call_tool_main
 from hfc_det.classification import load_checkpoint, load_dataset
 from hfc_det.classification.config import TrainConfig
 from hfc_det.classification.training import TrainingError, train
@@ -133,16 +134,7 @@ def run_tool(*args):
 
 
 def tool_main(*args):
-    """The tool's main() in this process (no torch start-up per call); returns the exit message."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("train_cifar_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    try:
-        return module.main(list(args))
-    except SystemExit as exc:
-        return exc.code
+    return call_tool_main(TOOL, *args)
 
 
 def test_cli_short_run_and_resume(tmp_path):
