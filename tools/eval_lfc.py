@@ -108,6 +108,11 @@ def setup(args):
         cfg = get_hfc_cfg(config_file, opts)
     except (KeyError, AssertionError) as e:  # yacs: unknown key or odd number of overrides
         raise ValueError(f"bad config override: {str(e).strip(chr(34))}") from None
+    if cfg.MODEL.DEVICE.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("MODEL.DEVICE is cuda but torch sees no CUDA device: add MODEL.DEVICE cpu")
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not os.path.isfile(weights):
         raise FileNotFoundError(f"weights file not found: {os.path.abspath(weights)}")

@@ -82,7 +82,8 @@ def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, 
     The views of one image share its size, so they go through the model as one batch.
     """
     evaluator.reset()
-    bar = tqdm(total=len(data_loader), desc="images", unit="img", dynamic_ncols=True,
+    total = len(data_loader) if hasattr(data_loader, "__len__") else None
+    bar = tqdm(total=total, desc="images", unit="img", dynamic_ncols=True,
                disable=not (progress and comm.is_main_process()))
     with torch.no_grad():
         for inputs in data_loader:
