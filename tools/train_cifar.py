@@ -7,9 +7,8 @@ no BatchNorm. Every epoch records train and test accuracy on the original images
 their LFC/HFC at every tracked radius. Outputs in --output: metrics.json, metrics.csv,
 curves.png, checkpoint.pth (every epoch; --resume continues it).
 
-Quick offline check (seconds on a CPU):
-  python tools/train_cifar.py --dataset digits --model lenet --train-on low --radius 3 \
-      --epochs 40 --batch-size 64 --lr 1e-3 --seed 0 --output output/digits_low_r3
+Quick offline check (under a minute on a CPU; --threads 1 helps on a busy machine):
+  python tools/train_cifar.py --dataset digits --model lenet --train-on low --radius 3 --epochs 40 --batch-size 64 --lr 1e-3 --seed 0 --output output/digits_low_r3
 """
 from __future__ import annotations
 

@@ -218,7 +218,7 @@ def train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = T
         history, epoch_seconds = list(saved["history"]), list(saved.get("epoch_seconds", []))
         start_epoch = saved["epoch"] + 1
         _set_rng_state(saved["rng"])
-        if start_epoch > cfg.epochs + 1 or (history and history[-1]["epoch"] > cfg.epochs):
+        if saved["epoch"] > cfg.epochs:
             raise TrainingError(f"{output_dir} has already trained {saved['epoch']} epochs, more than --epochs {cfg.epochs}")
 
     n_batches = -(-len(data.fit_x) // cfg.batch_size)
