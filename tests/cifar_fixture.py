@@ -66,6 +66,22 @@ def write_cifar10(root, per_batch: int = 20, n_test: int = 30, seed: int = 0) ->
             "test_x": xs[5], "test_y": ys[5]}
 
 
+def write_mnist_like(root, folder: str = "MNIST", n_train: int = 12, n_test: int = 8, seed: int = 0) -> Dict[str, np.ndarray]:
+    """torchvision's MNIST/FashionMNIST raw layout: ``root/<folder>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``
+    in the big-endian IDX format (magic 2051 for images, 2049 for labels); no md5 is checked."""
+    rng = np.random.default_rng(seed)
+    raw = Path(root) / folder / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        x = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        y = rng.integers(0, 10, size=n).astype(np.uint8)
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(np.array([2051, n, 28, 28], ">i4").tobytes() + x.tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(np.array([2049, n], ">i4").tobytes() + y.tobytes())
+        out[f"{split}_x"], out[f"{split}_y"] = x, y.astype(np.int64)
+    return out
+
+
 def use_fixture_md5s(monkeypatch, md5: Dict[str, str]) -> None:
     """Point torchvision's CIFAR10 md5 table at the fixture's files (see module doc)."""
     from torchvision.datasets import CIFAR10

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_fixture import expected_float, use_fixture_md5s, write_cifar10
+from cifar_fixture import expected_float, use_fixture_md5s, write_cifar10, write_mnist_like
 from hfc_det.classification.data import (
     DatasetNotFoundError,
     check_radius_for_size,
@@ -38,6 +38,17 @@ def test_cifar_fixture_fails_torchvision_md5_check_without_patch(tmp_path):
     write_cifar10(tmp_path, per_batch=2, n_test=2)
     with pytest.raises(DatasetNotFoundError, match="corrupted"):
         load_dataset("cifar10", tmp_path)
+
+
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashionmnist", "FashionMNIST")])
+def test_mnist_like_raw_files_through_torchvision_loader(tmp_path, name, folder):
+    written = write_mnist_like(tmp_path, folder, n_train=12, n_test=8, seed=1)
+    train_x, train_y, test_x, test_y = load_dataset(name, tmp_path)
+    assert train_x.shape == (12, 1, 28, 28) and test_x.shape == (8, 1, 28, 28)
+    np.testing.assert_array_equal(train_x[:, 0].numpy(), written["train_x"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(test_x[:, 0].numpy(), written["t10k_x"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(train_y.numpy(), written["train_y"])
+    np.testing.assert_array_equal(test_y.numpy(), written["t10k_y"])
 
 
 @pytest.mark.parametrize("name,folder", [("cifar10", "cifar-10-batches-py"), ("mnist", "MNIST/raw"),
