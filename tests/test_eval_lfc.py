@@ -139,6 +139,17 @@ def test_user_mistakes(tmp_path, capsys):
     assert "80 categories" in msg
     msg = one_line_error(["--dataset", "coco_2017_val", *FAST], capsys)
     assert "instances_val2017.json" in msg
+    import torch
+
+    if not torch.cuda.is_available():
+        assert "MODEL.DEVICE cpu" in one_line_error([*data, *FAST, "MODEL.DEVICE", "cuda"], capsys)
+
+
+def test_radius_list_then_overrides():
+    args = load_tool().parse_args(["--radius", "8", "16.5", "MODEL.DEVICE", "cpu"])
+    assert args.radius == [8.0, 16.5] and args.opts == ["MODEL.DEVICE", "cpu"]
+    with pytest.raises(SystemExit):
+        load_tool().parse_args(["--radius", "MODEL.DEVICE", "cpu"])
 
 
 def test_file_without_annotations(tmp_path):
