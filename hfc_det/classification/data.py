@@ -94,8 +94,11 @@ def _to_float_images(data) -> torch.Tensor:
 
 
 def _load_digits(seed: int = 0) -> Split:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DatasetNotFoundError("the digits dataset ships with scikit-learn: pip install scikit-learn") from None
 
     digits = load_digits()
     # sklearn's digits are 4-bit intensities, 0..16.
