@@ -29,6 +29,10 @@ setup(
         "PyYAML",
         # detectron2's DefaultTrainer writes TensorBoard events.
         "tensorboard",
+        # YAML configs with _BASE_ for the classification experiments (no detectron2 needed).
+        "fvcore",
+        # --dataset digits: the bundled 8x8 handwritten digits.
+        "scikit-learn",
     ],
     extras_require={
         # bundled real photos (scikit-image, scikit-learn) and the 8x8 digits (scikit-learn)
