@@ -24,6 +24,7 @@ import importlib.util
 import os
 import sys
 import types
+import warnings
 
 __all__ = ["HAS_COMPILED_OPS", "MissingCompiledOpsError", "require_detectron2", "patch"]
 
@@ -130,6 +131,9 @@ def _register_missing_torch_ops() -> None:
 
 def patch() -> bool:
     """Apply the three fixes (idempotent). Returns whether the compiled ops exist."""
+    # detectron2 v0.6 and fvcore script a few helpers with torch.jit.script at import time;
+    # torch 2.14 warns about that on every run, which buries the tools' own output.
+    warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
     _patch_pillow()
     _patch_pkg_resources()
     return _detect_compiled_ops()
