@@ -62,7 +62,9 @@ def plot_ap_scatter(results: EvalResults, path: Path, views: Sequence[str] = ())
     for ax, view in zip(axes, views):
         y_all = results.ap[view]
         ok = ~(np.isnan(x_all) | np.isnan(y_all))
-        ax.scatter(x_all[ok], y_all[ok], s=6, alpha=0.4, linewidths=0)
+        # Big dots for a few images, small translucent ones for thousands.
+        ax.scatter(x_all[ok], y_all[ok], s=24 if ok.sum() < 200 else 6, alpha=0.8 if ok.sum() < 200 else 0.35,
+                   linewidths=0)
         ax.plot([0, 1], [0, 1], color="black", linewidth=0.8, linestyle=":")
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)

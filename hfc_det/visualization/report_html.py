@@ -39,12 +39,21 @@ _JS = r"""
 (function () {
   const table = document.getElementById("images");
   const body = table.tBodies[0];
-  const rows = Array.from(body.rows);
+  const allRows = Array.from(body.rows);
+  let rows = allRows.slice();
   const headers = Array.from(table.tHead.rows[0].cells);
-  function key(row, col, numeric) {
-    const v = row.cells[col].dataset.value;
-    if (!numeric) return v === undefined ? row.cells[col].textContent : v;
-    return v === "" || v === undefined ? NaN : parseFloat(v);
+  // Sort keys are read once per column (reading data-* inside the comparator is slow
+  // with thousands of rows).
+  const keyCache = {};
+  function keysFor(col, numeric) {
+    if (!keyCache[col]) {
+      keyCache[col] = allRows.map(function (row) {
+        const v = row.cells[col].dataset.value;
+        if (!numeric) return v === undefined ? row.cells[col].textContent : v;
+        return v === "" || v === undefined ? NaN : parseFloat(v);
+      });
+    }
+    return keyCache[col];
   }
   headers.forEach(function (th, col) {
     if (!th.dataset.type) return;
@@ -53,15 +62,18 @@ _JS = r"""
       const asc = th.getAttribute("aria-sort") !== "ascending";
       headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
       th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      const keys = keysFor(col, numeric);
       const sign = asc ? 1 : -1;
-      rows.sort(function (a, b) {
-        const x = key(a, col, numeric), y = key(b, col, numeric);
+      const order = allRows.map(function (_, i) { return i; });
+      order.sort(function (a, b) {
+        const x = keys[a], y = keys[b];
         if (numeric) {
-          if (isNaN(x) || isNaN(y)) return isNaN(x) - isNaN(y);
-          return sign * (x - y);
+          if (isNaN(x) || isNaN(y)) return (isNaN(x) - isNaN(y)) || (a - b);
+          return sign * (x - y) || (a - b);
         }
-        return sign * String(x).localeCompare(String(y));
+        return sign * String(x).localeCompare(String(y)) || (a - b);
       });
+      rows = order.map(function (i) { return allRows[i]; });
       const frag = document.createDocumentFragment();
       rows.forEach(function (r) { frag.appendChild(r); });
       body.appendChild(frag);
@@ -170,7 +182,8 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
     body: List[str] = []
     for i, (image_id, name) in enumerate(zip(results.image_ids.tolist(), results.file_names)):
         thumb = thumbs.get(image_id)
-        img = f'<img src="{_e(thumb)}" alt="image {image_id}">' if thumb else "&ndash;"
+        img = (f'<img src="{_e(thumb)}" alt="image {image_id}" loading="lazy" decoding="async">'
+               if thumb else "&ndash;")
         cells = [f'<td class="thumb">{img}</td>',
                  f'<td data-value="{image_id}">{image_id}</td>',
                  f'<td class="text" data-value="{_e(name)}">{_e(name)}</td>']

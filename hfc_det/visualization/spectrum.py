@@ -108,7 +108,8 @@ def save_frequency_grid(
 
     n = len(radii)
     panel = 2.4
-    fig = Figure(figsize=(4 * panel, n * panel * max(h / w, 0.35) + (0.5 if title else 0.2)))
+    # 0.45 inch a row for the two-line panel titles.
+    fig = Figure(figsize=(4 * panel, n * (panel * max(h / w, 0.35) + 0.45) + (0.4 if title else 0.1)))
     axes = fig.subplots(n, 4, squeeze=False)
     rows = []
     for row, r in enumerate(radii):
