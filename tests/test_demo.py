@@ -48,8 +48,15 @@ def _check_outputs(out, radii):
 
 
 def test_demo_runs_end_to_end_without_report(tmp_path):
+    import torch
+
     out = str(tmp_path / "demo")
-    _demo().main(["--output", out, "--no-report", "--radius", "16", *TINY])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see test_train_smoke.one_thread: fastest on a busy shared CPU
+    try:
+        _demo().main(["--output", out, "--no-report", "--radius", "16", *TINY])
+    finally:
+        torch.set_num_threads(threads)
     demo = _check_outputs(out, [16])
     assert demo["model_cached"] is False and demo["report"] is None
 

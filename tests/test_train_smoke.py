@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+import torch
 
 detectron2 = pytest.importorskip("detectron2")
 
@@ -13,8 +14,8 @@ TINY = [
     "SHAPES.MIN_SIZE", 14.0, "SHAPES.MAX_SIZE", 30.0, "SHAPES.MAX_OBJECTS", 2,
     "INPUT.MIN_SIZE_TRAIN", (64,), "INPUT.MAX_SIZE_TRAIN", 64,
     "INPUT.MIN_SIZE_TEST", 64, "INPUT.MAX_SIZE_TEST", 64,
-    "SOLVER.IMS_PER_BATCH", 4, "SOLVER.BASE_LR", 0.01, "SOLVER.WARMUP_ITERS", 5,
-    "SOLVER.MAX_ITER", 40, "SOLVER.STEPS", (), "DATALOADER.NUM_WORKERS", 0,
+    "SOLVER.IMS_PER_BATCH", 4, "SOLVER.BASE_LR", 0.02, "SOLVER.WARMUP_ITERS", 5,
+    "SOLVER.MAX_ITER", 60, "SOLVER.STEPS", (), "DATALOADER.NUM_WORKERS", 0,
     "MODEL.DEVICE", "cpu", "SEED", 1,
 ]
 
@@ -26,7 +27,17 @@ def _tiny_cfg(tmp_path, *extra):
     return cfg
 
 
-def test_training_lowers_the_loss_and_is_cached(tmp_path):
+@pytest.fixture
+def one_thread():
+    # On a shared, busy CPU, several spinning OpenMP threads per process slow each other
+    # down many times over; one thread is close to the best there and fine alone.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_lowers_the_loss_and_is_cached(tmp_path, one_thread):
     cfg = _tiny_cfg(tmp_path)
     root = str(tmp_path / "models")
     result = train_cached(cfg, root)
@@ -37,7 +48,8 @@ def test_training_lowers_the_loss_and_is_cached(tmp_path):
     with open(os.path.join(result["model_dir"], "metrics.json")) as f:
         rows = [json.loads(line) for line in f if "total_loss" in line]
     first, last = rows[0]["total_loss"], rows[-1]["total_loss"]
-    assert rows[-1]["iteration"] == 39
+    print("total_loss per 20-iteration window:", [round(r["total_loss"], 3) for r in rows])
+    assert rows[-1]["iteration"] == 59
     assert last < 0.8 * first, (first, last)
     assert set(result["metrics"]["bbox"]) >= {"AP", "AP50"}
     assert [n for n in os.listdir(root) if n.startswith(".")] == []  # no temporary folder left
@@ -51,5 +63,5 @@ def test_config_hash_ignores_paths_but_not_training_keys(tmp_path):
     b = _tiny_cfg(tmp_path, "OUTPUT_DIR", "/elsewhere", "HFC.RADII", "[8]")
     b.SHAPES.ROOT = "/another/cache"
     assert config_hash(a) == config_hash(b)
-    assert config_hash(a) != config_hash(_tiny_cfg(tmp_path, "SOLVER.BASE_LR", "0.02"))
+    assert config_hash(a) != config_hash(_tiny_cfg(tmp_path, "SOLVER.BASE_LR", "0.05"))
     assert config_hash(a) != config_hash(_tiny_cfg(tmp_path, "SHAPES.TEXTURE_CORRELATION", "0.0"))
