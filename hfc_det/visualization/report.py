@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -130,6 +131,15 @@ def build_report(
     # fails midway leaves no page that points at a mix of old and new pictures.
     (report_dir / "index.html").unlink(missing_ok=True)
 
+    timings = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
     plots = {
         "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
         "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
@@ -138,15 +148,21 @@ def build_report(
     for p in plots.values():
         p["path"] = os.path.relpath(p["path"], report_dir)
 
+    lap("plots")
     gains, losses = results.top_gain_loss(view, top_k)
     skipped: List[dict] = []
     gain_jobs, gain_entries = _gallery_jobs(results, gains, "gain", view, report_dir, score_thresh, hfc_scaling, skipped)
     loss_jobs, loss_entries = _gallery_jobs(results, losses, "loss", view, report_dir, score_thresh, hfc_scaling, skipped)
-    panels = parallel_map(_panel_job, gain_jobs + loss_jobs, workers, "gallery panels", progress)
+    lap("gallery_inputs")  # reading detections and ground truth
+    # A spawned worker first imports torch and detectron2 (seconds); a panel takes ~0.7 s on
+    # one core. Two default galleries (16 panels) are faster in this process.
+    panels = parallel_map(_panel_job, gain_jobs + loss_jobs, workers, "gallery panels", progress,
+                          min_parallel=32)
     for entry, panel in zip(gain_entries + loss_entries, panels):
         entry["drawn"] = panel["drawn"]
         entry["ground_truth_boxes"] = panel["ground_truth_boxes"]
 
+    lap("gallery_panels")
     radii = [float(r) for r in (grid_radii or default_grid_radii(results, view))]
     spectra = []
     for kind, entries, jobs in (("gain", gain_entries, gain_jobs), ("loss", loss_entries, loss_jobs)):
@@ -161,6 +177,7 @@ def build_report(
         info["path"] = rel
         spectra.append({"kind": kind, "image_id": entries[0]["image_id"], **info})
 
+    lap("spectra")
     sources = {}
     for image_id, file_name in zip(results.image_ids.tolist(), results.file_names):
         src = results.image_path(image_id, file_name)
@@ -172,6 +189,7 @@ def build_report(
     thumbs = {i: rel_thumbs[i] for i, status in zip(sources, statuses) if status != "missing"}
     thumb_counts = count_statuses(statuses)
     thumb_counts["no_path"] = len(results.image_ids) - len(sources)
+    lap("thumbnails")
 
     report = {
         "output_dir": str(results.output_dir),
@@ -190,6 +208,7 @@ def build_report(
         "plots": plots,
         "spectra": spectra,
         "thumbnails": {"size": thumb_size, **thumb_counts},
+        "timings_s": timings,
         "summary": {k: results.summary.get(k) for k in
                     ("dataset", "radii", "filter_stage", "hfc_scaling", "config_file", "weights", "skipped", "versions")
                     if k in results.summary},
