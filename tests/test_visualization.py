@@ -333,11 +333,13 @@ def test_missing_image_is_left_out_with_a_reason(tmp_path):
     assert 'thumbs/2.jpg' not in page and "image file not found" in page
 
 
-def test_parallel_map_keeps_order_in_spawned_workers():
+@pytest.mark.parametrize("kind", ["process", "thread"])
+def test_parallel_map_keeps_order(kind):
     from hfc_det.visualization.parallel import parallel_map
 
     jobs = [float(i) for i in range(10)]
-    assert parallel_map(math.sqrt, jobs, workers=2, desc="t", progress=False) == [math.sqrt(j) for j in jobs]
+    got = parallel_map(math.sqrt, jobs, workers=2, desc="t", progress=False, kind=kind)
+    assert got == [math.sqrt(j) for j in jobs]
 
 
 def test_thumbnail_size_and_reuse(tmp_path):

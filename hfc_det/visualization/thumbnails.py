@@ -57,10 +57,11 @@ def make_thumbnails(
 ) -> List[str]:
     """Make a thumbnail per ``(source, destination)`` pair; returns each job's status.
 
-    ``workers``: processes (default: the CPUs this process may use); 1 runs in-process.
+    ``workers``: threads (default: the CPUs this process may use); 1 runs in the caller.
     """
     args = [(str(s), str(d), int(size)) for s, d in jobs]
-    return parallel_map(_run, args, workers or available_cpus(), "thumbnails", progress, min_parallel=64)
+    return parallel_map(_run, args, workers or available_cpus(), "thumbnails", progress, min_parallel=64,
+                        kind="thread")
 
 
 def count_statuses(statuses: Iterable[str]) -> Dict[str, int]:
