@@ -27,22 +27,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         "pictures are recomputed from the images named there.",
         epilog="Outputs: REPORT_DIR/index.html, report.json, plots/*.png, spectra/*.png, "
         "gallery/*.png, thumbs/*.jpg. Existing thumbnails newer than their image are reused.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder written by tools/eval_lfc.py "
                    "(needs per_image_ap.csv; uses summary.json, detections/, gain_loss/ when present)")
-    p.add_argument("--top", type=int, default=8, metavar="K", help="images per gallery: the K largest gains and K largest losses")
+    p.add_argument("--top", type=int, default=8, metavar="K", help="images per gallery: the K largest gains and K largest losses (default: %(default)s)")
     p.add_argument("--view", default=None, help="view to compare with the original, e.g. low_r128 or high_r8 "
                    "(default: the first low_r view in the folder)")
-    p.add_argument("--score-thresh", type=float, default=0.5, metavar="T", help="draw predicted boxes with score >= T (pictures only)")
+    p.add_argument("--score-thresh", type=float, default=0.5, metavar="T", help="draw predicted boxes with score >= T (pictures only; default: %(default)s)")
     p.add_argument("--hfc-display", choices=sorted(HFC_SCALINGS), default="symmetric",
                    help="display scaling of the zero-mean HFC: symmetric = 0.5 + h/(2 max|h|) (grey is 0), "
-                   "minmax = stretch [min, max] to [0, 1]")
+                   "minmax = stretch [min, max] to [0, 1] (default: %(default)s)")
     p.add_argument("--grid-radii", type=float, nargs="+", default=None, metavar="R",
                    help="radii of the LFC/HFC/spectrum grids (default: the evaluated radii plus R/4 and R/2 of --view)")
-    p.add_argument("--thumb-size", type=int, default=96, metavar="PX", help="longer side of the table thumbnails")
+    p.add_argument("--thumb-size", type=int, default=96, metavar="PX", help="longer side of the table thumbnails (default: %(default)s)")
     p.add_argument("--report-dir", default=None, help="where to write the report (default: OUTPUT_DIR/report)")
-    p.add_argument("--workers", type=int, default=None, help="processes for thumbnails and panels (default: available CPUs)")
+    p.add_argument("--workers", type=int, default=None, help="threads for thumbnails, processes for large galleries (default: available CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
