@@ -60,6 +60,10 @@ def add_hfc_config(cfg: CN) -> CN:
     #   "max": the authors' per-image rescale img / img.max() * 255;
     #   "minmax": (img - min) / (max - min) * 255, i.e. onto the pixel range [0, 255].
     cfg.HFC.HFC_SCALING = "none"
+    # Kernel smoothing (Section 6.3, Eq. 3) of the model's first convolution after its
+    # weights load: each 3x3-neighbourhood weight rho (0 = off). Lets the smoothed detector
+    # be evaluated on the same views (hfc_det.classification.smoothing.smooth_first_layer).
+    cfg.HFC.SMOOTH_RHO = 0.0
     return cfg
 
 
@@ -78,6 +82,9 @@ def views_from_cfg(cfg: CN) -> List[str]:
         raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
     if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:
         raise ValueError(f"HFC.HFC_SCALING must be one of {list(HFC_SCALINGS)}, got {cfg.HFC.HFC_SCALING!r}")
+    rho = cfg.HFC.SMOOTH_RHO
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not rho >= 0 or rho == float("inf"):
+        raise ValueError(f"HFC.SMOOTH_RHO must be a finite number >= 0, got {rho!r}")
     radii = list(cfg.HFC.RADII)
     if any(k != "original" for k in kinds) and not radii:
         raise ValueError("HFC.RADII is empty: give at least one radius for low/high views")

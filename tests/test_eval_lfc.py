@@ -2,31 +2,23 @@
 one-line errors. Results are checked against pycocotools run on the written detections."""
 import contextlib
 import csv
-import importlib.util
 import io
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+import eval_runs
 from coco_fixture import make_coco_fixture
+from eval_runs import FAST, fixture_and_reference, load_tool, reference_process
 
-ROOT = Path(__file__).resolve().parent.parent
-TOOL = ROOT / "tools" / "eval_lfc.py"
-FAST = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96",
-        "INPUT.MAX_SIZE_TEST", "160", "DATALOADER.NUM_WORKERS", "0"]
 VIEWS = ["original", "low_r8", "high_r8"]
 
 
 def run_tool(*args):
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    return eval_runs.run_tool(*args, check=False)
 
 
 def cocoeval(coco_gt, dets, img_ids):
@@ -39,13 +31,9 @@ def cocoeval(coco_gt, dets, img_ids):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("eval")
-    json_file, image_root = make_coco_fixture(root, corrupt_image=True)
-    out = root / "out"
-    proc = run_tool("--dataset-json", json_file, "--image-root", image_root, "--output", out,
-                    "--radius", "8", *FAST)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc, out, json_file, image_root
+    # the run the resume and distributed tests compare with (made once per session)
+    (json_file, image_root), out = fixture_and_reference(tmp_path_factory)
+    return reference_process(tmp_path_factory), out, json_file, image_root
 
 
 def test_output_contract(run):
@@ -101,13 +89,6 @@ def test_output_contract(run):
     assert "corrupt.jpg" in proc.stderr
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("eval_lfc_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def one_line_error(argv, capsys):
     """Run the tool's cli in-process; return its one-line error (it must exit non-zero)."""
     with pytest.raises(SystemExit) as exc:
@@ -131,6 +112,8 @@ def test_user_mistakes(tmp_path, capsys):
     msg = one_line_error(["--config", "no_such_config", *data, *FAST], capsys)
     assert "no_such_config" in msg and "retinanet_R50_FPN" in msg
     assert "--max-images" in one_line_error([*data, "--max-images", "0", *FAST], capsys)
+    assert "--save-every" in one_line_error([*data, "--save-every", "0", *FAST], capsys)
+    assert "SMOOTH_RHO" in one_line_error([*data, "--smooth-rho", "-1", *FAST], capsys)
     assert "NO.SUCH_KEY" in one_line_error([*data, *FAST, "NO.SUCH_KEY", "1"], capsys)
     msg = one_line_error([*data, *FAST, "MODEL.WEIGHTS", str(tmp_path / "w.pkl")], capsys)
     assert str(tmp_path / "w.pkl") in msg

@@ -159,6 +159,7 @@ def _gather_worker(rank, world_size, init_file, json_file, image_root, out_file)
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # tests/test_distributed_eval.py gathers across two processes by default
 def test_gather_over_two_processes_equals_one(dataset, tmp_path):
     meta = MetadataCatalog.get(dataset)
     out_file = tmp_path / "rank0.pkl"
@@ -187,5 +188,53 @@ def test_config_is_the_model_zoo_retinanet():
 
     a, b = flat(ours), flat(zoo)
     differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
-    assert differ == {"MODEL.WEIGHTS", "HFC.RADII", "HFC.VIEWS", "HFC.FILTER_STAGE", "HFC.HFC_SCALING"}
+    assert differ == {"MODEL.WEIGHTS", "HFC.RADII", "HFC.VIEWS", "HFC.FILTER_STAGE", "HFC.HFC_SCALING",
+                      "HFC.SMOOTH_RHO"}
     assert ours.MODEL.WEIGHTS.endswith("retinanet_R_50_FPN_3x/190397829/model_final_5bd44e.pkl")
+
+
+def test_smooth_rho_smooths_the_stem_the_evaluation_uses():
+    """HFC.SMOOTH_RHO > 0: RetinaNet's stem kernels are the loaded ones convolved with Eq. 3's
+    mask (scipy, mirrored borders, as the authors); 0 leaves every weight alone."""
+    from scipy.signal import convolve2d
+
+    from hfc_det.evaluation.run import build_eval_model
+
+    stem = "backbone.bottom_up.stem.conv1.weight"
+    opts = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu"]
+    plain = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts)).state_dict()
+    same = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", 0.0])).state_dict()
+    rho = 0.5
+    smoothed = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", rho])).state_dict()
+    for k in plain:
+        assert torch.equal(plain[k], same[k]), k  # and the seeded random init is reproducible
+        if k != stem:
+            assert torch.equal(plain[k], smoothed[k]), k
+    mask = np.full((3, 3), rho)
+    mask[1, 1] = 1.0
+    w = plain[stem].double().numpy()
+    want = np.stack([[convolve2d(w[o, i], mask, mode="same", boundary="symm") for i in range(w.shape[1])]
+                     for o in range(w.shape[0])])
+    np.testing.assert_allclose(smoothed[stem].double().numpy(), want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(want, w)
+    with pytest.raises(ValueError, match="SMOOTH_RHO"):
+        get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", -1.0])
+
+
+def test_faster_coco_eval_backend_in_the_evaluator(dataset):
+    """--coco-backend faster-coco-eval gives the evaluator's pycocotools results exactly."""
+    pytest.importorskip("faster_coco_eval")
+    inputs, outputs = view_outputs(dataset)
+    results = {}
+    for backend in ("pycocotools", "faster-coco-eval"):
+        ev = FrequencyViewsEvaluator(dataset, VIEWS, distributed=False, coco_backend=backend)
+        ev.process(inputs, outputs)
+        ev.evaluate()
+        results[backend] = ev.result
+    a, b = results["pycocotools"], results["faster-coco-eval"]
+    for v in VIEWS:
+        for m, want in a.metrics[v].items():
+            got = b.metrics[v][m]
+            assert (math.isnan(got) and math.isnan(want)) or abs(got - want) < 1e-9, (v, m, got, want)
+        np.testing.assert_allclose(list(b.per_image_ap[v].values()), list(a.per_image_ap[v].values()), rtol=0, atol=1e-12)
+        assert a.outcomes.get(v) == b.outcomes.get(v)

@@ -14,8 +14,12 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+# Before torch loads OpenMP: busy-waiting threads make a CPU run many times slower as soon
+# as anything else shares the cores (measured: 20x on a shared 2-core machine).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import hfc_det.compat  # noqa: E402,F401  (before any detectron2 import)
 from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
@@ -24,6 +28,14 @@ from detectron2.utils.logger import setup_logger  # noqa: E402
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, available_configs, get_hfc_cfg, resolve_config_file  # noqa: E402
 from hfc_det.data import resolve_dataset  # noqa: E402
+from hfc_det.evaluation.coco_backends import COCO_BACKENDS, check_backend  # noqa: E402
+from hfc_det.evaluation.run import dataset_files  # noqa: E402
+from hfc_det.evaluation.store import (  # noqa: E402
+    FINGERPRINT_FILE,
+    OutputMismatchError,
+    prepare_output,
+    run_fingerprint,
+)
 
 EPILOG = f"""
 outputs in --output DIR:
@@ -33,6 +45,19 @@ outputs in --output DIR:
   summary.json             COCO metrics per view, gain/loss/tie/undefined counts, skipped
                            images, dataset, radii, config, weights, versions
   config.yaml, log.txt     the full config and the log (detectron2's default_setup)
+  run_fingerprint.json     hashes of the config, weights and dataset the detections belong to
+  partial/*.npz            finished images' detections, saved every --save-every images
+
+resuming: a run stopped in any way (Ctrl-C, SIGKILL, a lost machine) is continued by running
+  the same command again: images already evaluated are not evaluated again, the summaries
+  are recomputed from all of them. A different config, weights or dataset into the same
+  --output is refused; --fresh starts over. --max-images may grow between runs.
+multi-GPU / multi-machine (detectron2's launch; the --output folder must be one that all
+  machines see, e.g. on NFS):
+  one machine, 8 GPUs:  eval_lfc.py --num-gpus 8 ...
+  two machines (8 GPUs each), first machine HOST0, then the second one:
+    eval_lfc.py --num-gpus 8 --num-machines 2 --machine-rank 0 --dist-url tcp://HOST0:29500 ...
+    eval_lfc.py --num-gpus 8 --num-machines 2 --machine-rank 1 --dist-url tcp://HOST0:29500 ...
 
 configs (--config NAME): {', '.join(available_configs()) or '(none found)'}
 datasets: detectron2's builtin names (coco_2017_val, ...) under $DETECTRON2_DATASETS
@@ -66,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="filter before the test-time resize (the paper) or after it")
     parser.add_argument("--hfc-scaling", choices=HFC_SCALINGS,
                         help="scale high-frequency images: none, max (authors: x/max*255), minmax")
+    parser.add_argument("--smooth-rho", type=float, metavar="RHO",
+                        help="smooth the model's first convolution with kernel-smoothing weight RHO "
+                             "(Eq. 3 of the paper; HFC.SMOOTH_RHO, default 0 = off)")
+    parser.add_argument("--save-every", type=int, default=20, metavar="N",
+                        help="save finished images' detections every N images per process, for a "
+                             "resume (default: %(default)s)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard earlier results in --output and start over (default: resume)")
+    parser.add_argument("--coco-backend", choices=COCO_BACKENDS, default="pycocotools",
+                        help="COCOeval implementation for the metrics and per-image AP: pycocotools "
+                             "(default) or faster-coco-eval (C++, pip install faster-coco-eval; same numbers)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -95,6 +131,9 @@ def setup(args):
     """Config and dataset from the arguments; raises one-line errors for user mistakes."""
     if args.max_images is not None and args.max_images < 1:
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
+    if args.save_every < 1:
+        raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
+    check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
     opts = list(args.opts)
     if args.radius:
@@ -103,6 +142,8 @@ def setup(args):
         opts += ["HFC.FILTER_STAGE", args.filter_stage]
     if args.hfc_scaling:
         opts += ["HFC.HFC_SCALING", args.hfc_scaling]
+    if args.smooth_rho is not None:
+        opts += ["HFC.SMOOTH_RHO", float(args.smooth_rho)]
     opts += ["OUTPUT_DIR", args.output]
     try:
         cfg = get_hfc_cfg(config_file, opts)
@@ -134,10 +175,14 @@ def main(args):
     args.config_file = config_file  # default_setup logs and copies it
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="hfc_det")
-    result = evaluate_views(cfg, dataset, max_images=args.max_images, progress=not args.no_progress)
+    result = evaluate_views(cfg, dataset, max_images=args.max_images, progress=not args.no_progress,
+                            output_dir=cfg.OUTPUT_DIR, save_every=args.save_every, fresh=args.fresh,
+                            coco_backend=args.coco_backend)
     if not comm.is_main_process():
         return None
     extra = run_metadata(cfg, dataset, config_file, args.max_images)
+    extra["coco_backend"] = args.coco_backend
+    extra["fingerprint"] = json.loads((Path(cfg.OUTPUT_DIR) / FINGERPRINT_FILE).read_text())
     paths = write_outputs(cfg.OUTPUT_DIR, result, extra)
     print(format_table(result))
     for s in result.skipped:
@@ -149,13 +194,15 @@ def main(args):
 def cli(argv=None):
     args = parse_args(argv)
     try:
-        setup(args)  # check every user input once, before any process starts
+        cfg, _, dataset = setup(args)  # check every user input once, before any process starts
+        if not args.fresh:  # a folder of another run: say so now, not from inside a worker
+            prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
     try:
         launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
                dist_url=args.dist_url, args=(args,))
-    except OSError as e:  # e.g. the model-zoo weights cannot be downloaded offline
+    except (OSError, OutputMismatchError) as e:  # e.g. model-zoo weights cannot be downloaded offline
         sys.exit(f"error: {e}")
     except KeyboardInterrupt:
         sys.exit("interrupted")

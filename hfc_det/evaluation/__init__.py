@@ -1,7 +1,9 @@
-"""Evaluation: per-image AP from one COCOeval pass, the frequency-views evaluator, the
-gain/loss comparison, the output contract and the evaluation run behind ``tools/eval_lfc.py``."""
+"""Evaluation: per-image AP from one COCOeval pass (pycocotools or faster-coco-eval), the
+frequency-views evaluator, the gain/loss comparison, the output contract, the resumable
+detection store and the evaluation run behind ``tools/eval_lfc.py``."""
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 
+from .coco_backends import COCO_BACKENDS, evaluate_boxes
 from .evaluator import (
     COCO_METRICS,
     OUTCOMES,
@@ -12,6 +14,7 @@ from .evaluator import (
 )
 from .outputs import format_table, write_outputs
 from .per_image_ap import load_results, per_image_ap, per_image_ap_from_eval
+from .store import DetectionStore, OutputMismatchError, prepare_output, run_fingerprint
 
 __all__ = [
     "per_image_ap",
@@ -25,4 +28,10 @@ __all__ = [
     "format_table",
     "COCO_METRICS",
     "OUTCOMES",
+    "COCO_BACKENDS",
+    "evaluate_boxes",
+    "DetectionStore",
+    "OutputMismatchError",
+    "prepare_output",
+    "run_fingerprint",
 ]

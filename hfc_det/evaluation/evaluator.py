@@ -4,10 +4,12 @@
 image's detections for every view as one compact ``(N, 6)`` float64 array
 ``[x, y, w, h, score, category_id]`` (COCO xywh boxes in original-image pixels, the
 dataset's own category ids) keyed by image id; ``evaluate`` gathers them to the main
-process with ``detectron2.utils.comm.gather`` and runs ONE pycocotools COCOeval per view,
-which gives both the overall COCO metrics and (by :func:`per_image_ap_from_eval`) the
-per-image AP. Keeping detections per image id lets a later, resumable run add images
-incrementally.
+process with ``detectron2.utils.comm.gather`` and runs ONE COCOeval per view (pycocotools,
+or faster-coco-eval: :mod:`.coco_backends`), which gives both the overall COCO metrics and
+the per-image AP. Keeping detections per image id lets a resumed run add the images an
+earlier run finished (``preload``) and save finished images as it goes (``store``).
+Between the gather and COCOeval the detections stay numpy arrays (one ``(N, 7)`` array per
+view for ``loadRes``), and one view's COCOeval is alive at a time.
 
 Overall AP is what detectron2's ``COCOEvaluator`` (pure-Python path) reports on the same
 detections, with one deliberate difference: for a view with no detections at all detectron2
@@ -26,7 +28,6 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from detectron2.data import DatasetCatalog, MetadataCatalog
@@ -35,7 +36,8 @@ from detectron2.structures import BoxMode
 from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
-from .per_image_ap import load_results, per_image_ap_from_eval
+from .coco_backends import COCO_BACKENDS, check_backend, evaluate_boxes
+from .per_image_ap import load_results
 
 __all__ = [
     "FrequencyViewsEvaluator",
@@ -44,6 +46,8 @@ __all__ = [
     "instances_to_array",
     "array_to_coco_results",
     "compare_to_original",
+    "results_array",
+    "COCO_BACKENDS",
     "COCO_METRICS",
     "OUTCOMES",
 ]
@@ -96,17 +100,12 @@ def compare_to_original(per_image: Mapping[str, Mapping[int, float]], view: str)
     return {i: _outcome(ap, original[i]) for i, ap in per_image[view].items()}
 
 
-def _cocoeval(coco_gt: COCO, results: List[dict], img_ids: Sequence[int]) -> COCOeval:
-    """COCOeval evaluated, accumulated and summarised, as detectron2's
-    ``_evaluate_predictions_on_coco(..., use_fast_impl=False, img_ids=...)`` does, silently."""
-    coco_dt = load_results(coco_gt, results)
-    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
-    coco_eval.params.imgIds = list(img_ids)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-    return coco_eval
+def results_array(detections: Mapping[int, np.ndarray], image_ids: Sequence[int]) -> np.ndarray:
+    """``{image_id: (N, 6)}`` -> one ``(sum N, 7)`` float64 array ``[image_id, x, y, w, h,
+    score, category_id]``, the layout ``COCO.loadRes`` takes (images missing: none)."""
+    parts = [np.column_stack([np.full(len(d), float(i)), d]) for i in image_ids
+             for d in [np.asarray(detections.get(i, np.zeros((0, 6)))).reshape(-1, 6)] if len(d)]
+    return np.concatenate(parts) if parts else np.zeros((0, 7))
 
 
 @dataclass
@@ -124,6 +123,8 @@ class ViewsEvaluation:
     outcomes: Dict[str, Dict[int, str]]
     detections: Dict[str, Dict[int, np.ndarray]]
     skipped: List[dict] = field(default_factory=list)
+    #: how many of ``image_ids`` an earlier, interrupted run had evaluated (0: none)
+    resumed_images: int = 0
 
     def counts(self, view: str) -> Dict[str, int]:
         """``{"gain": n, "loss": n, "tie": n, "undefined": n}`` for a filtered view."""
@@ -140,6 +141,7 @@ def evaluate_detections(
     detections: Mapping[str, Mapping[int, np.ndarray]],
     image_ids: Iterable[int],
     skipped: Sequence[dict] = (),
+    backend: str = "pycocotools",
 ) -> ViewsEvaluation:
     """Overall and per-image COCO AP of every view, and the outcomes against ``"original"``.
 
@@ -148,7 +150,9 @@ def evaluate_detections(
         detections: ``{view: {image_id: (N, 6) array}}``; an image missing from a view
             counts as having no detections there.
         image_ids: the images evaluated (those that were read; skipped ones excluded).
+        backend: the COCOeval implementation, one of :data:`COCO_BACKENDS`.
     """
+    check_backend(backend)
     image_ids = sorted(int(i) for i in image_ids)
     views = list(detections)
     metrics, per_image, outcomes = {}, {}, {}
@@ -157,14 +161,10 @@ def evaluate_detections(
             metrics[view] = {m: float("nan") for m in COCO_METRICS}
             per_image[view] = {}
             continue
-        dets = {i: detections[view].get(i, np.zeros((0, 6))) for i in image_ids}
-        results = [r for i in image_ids for r in array_to_coco_results(i, dets[i])]
-        coco_eval = _cocoeval(coco_gt, results, image_ids)
-        metrics[view] = {
-            m: float(coco_eval.stats[k] * 100) if coco_eval.stats[k] >= 0 else float("nan")
-            for k, m in enumerate(COCO_METRICS)
-        }
-        per_image[view] = per_image_ap_from_eval(coco_eval)
+        coco_dt = load_results(coco_gt, results_array(detections[view], image_ids))
+        stats, per_image[view] = evaluate_boxes(coco_gt, coco_dt, image_ids, backend)
+        del coco_dt  # the next view's results replace it: keep one view's in memory at a time
+        metrics[view] = {m: float(stats[k] * 100) if stats[k] >= 0 else float("nan") for k, m in enumerate(COCO_METRICS)}
     if "original" in per_image:
         outcomes = {v: compare_to_original(per_image, v) for v in views if v != "original"}
     file_names = {i: coco_gt.imgs[i].get("file_name", "") for i in image_ids}
@@ -190,9 +190,14 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
     :class:`ViewsEvaluation` in ``self.result``.
     """
 
-    def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True):
+    def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True,
+                 store=None, coco_backend: str = "pycocotools"):
         self._views = list(views)
         self._distributed = distributed
+        # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
+        self._store = store
+        self._coco_backend = coco_backend
+        self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
         self._metadata = MetadataCatalog.get(dataset_name)
         json_file = PathManager.get_local_path(self._metadata.json_file)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -210,6 +215,13 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
         self._skipped: List[dict] = []
         self.result = None
 
+    def preload(self, detections: Mapping[str, Mapping[int, np.ndarray]]) -> None:
+        """Detections of images finished by an earlier run (``{view: {image_id: (N, 6)}}``),
+        gathered and evaluated with this run's; ``reset()`` keeps them. In a distributed run
+        each image must be preloaded by one process only."""
+        for v in self._views:
+            self._preloaded[v] = dict(detections[v])
+
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             image_id = int(inp["image_id"])
@@ -219,9 +231,15 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
             self._image_ids.append(image_id)
             for view in self._views:
                 self._detections[view][image_id] = instances_to_array(out[view]["instances"], self._to_dataset_id)
+            if self._store is not None:
+                self._store.add(image_id, {v: self._detections[v][image_id] for v in self._views})
 
     def evaluate(self):
-        state = {"detections": self._detections, "image_ids": self._image_ids, "skipped": self._skipped}
+        if self._store is not None:
+            self._store.flush()
+        detections = {v: {**self._preloaded[v], **self._detections[v]} for v in self._views}
+        image_ids = list(self._preloaded[self._views[0]]) + self._image_ids if self._views else self._image_ids
+        state = {"detections": detections, "image_ids": image_ids, "skipped": self._skipped}
         if self._distributed:
             comm.synchronize()
             parts = comm.gather(state, dst=0)
@@ -236,9 +254,10 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
                 detections[v].update(part["detections"][v])
             image_ids += part["image_ids"]
             skipped += part["skipped"]
-        # the inference sampler may hand an image to two processes: count it once
+        # count an image once, whichever processes saw it
         skipped = list({s["image_id"]: s for s in skipped}.values())
         if not image_ids:
             logger.warning("no image could be evaluated (%d skipped)", len(skipped))
-        self.result = evaluate_detections(self._coco_api, detections, set(image_ids), sorted(skipped, key=lambda s: s["image_id"]))
+        self.result = evaluate_detections(self._coco_api, detections, set(image_ids),
+                                          sorted(skipped, key=lambda s: s["image_id"]), backend=self._coco_backend)
         return OrderedDict((v, copy.deepcopy(self.result.metrics[v])) for v in self._views)

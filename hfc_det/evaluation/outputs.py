@@ -22,22 +22,18 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Dict, Optional
 
-from .evaluator import COCO_METRICS, ViewsEvaluation
+from .evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
+from .store import write_atomic
 
 __all__ = ["write_outputs", "format_table", "atomic_write_text", "to_json_number"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def to_json_number(x: float) -> Optional[float]:
@@ -67,13 +63,21 @@ def _gain_loss_rows(ev: ViewsEvaluation, view: str):
     return [(i, f, _fmt(a0), _fmt(a1), _fmt(d), o) for i, f, a0, a1, d, o in rows]
 
 
+def _results_json(ev: ViewsEvaluation, view: str) -> str:
+    """``json.dumps(ev.coco_results(view))``, byte for byte, one image's dicts at a time
+    (500k result dicts at once would cost far more memory than the text)."""
+    dets = ev.detections[view]
+    parts = (json.dumps(array_to_coco_results(i, dets[i]))[1:-1] for i in sorted(dets) if len(dets[i]))
+    return "[" + ", ".join(parts) + "]"
+
+
 def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict] = None) -> Dict[str, str]:
     """Write the output contract (see module docstring); returns ``{what: path}``."""
     out = Path(output_dir)
     paths = {}
     for view in ev.views:
         p = out / "detections" / f"{view}.json"
-        atomic_write_text(p, json.dumps(ev.coco_results(view)))
+        atomic_write_text(p, _results_json(ev, view))
         paths[f"detections/{view}"] = str(p)
     header = ["image_id", "file_name"] + [f"ap_{v}" for v in ev.views]
     rows = [[i, ev.file_names[i]] + [_fmt(ev.per_image_ap[v][i]) for v in ev.views] for i in ev.image_ids]
@@ -88,6 +92,7 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
         "variants": {v: {m: to_json_number(ev.metrics[v][m]) for m in COCO_METRICS} for v in ev.views},
         "per_image": {v: ev.counts(v) for v in ev.outcomes},
         "num_images": len(ev.image_ids),
+        "resumed_images": ev.resumed_images,
         "skipped": ev.skipped,
     }
     summary.update(extra_summary or {})

@@ -3,14 +3,19 @@
 One pass over the dataset: each image is decoded and filtered once by
 :class:`FrequencyDatasetMapper`, its views go through the model together as one batch,
 and :class:`FrequencyViewsEvaluator` keeps the detections per view and per image. Works
-under detectron2's ``launch`` (each process evaluates its shard; the main process gathers
-and writes).
+under detectron2's ``launch``: the images still to do are sharded by detectron2's
+``InferenceSampler`` (contiguous, near-equal shards, each image once), and the main process
+gathers and evaluates.
+
+Resumable (:mod:`.store`): with an output folder, each process saves its finished images
+every ``save_every`` images; a re-run loads them, evaluates only the rest, and recomputes
+the summaries from all of them.
 """
 from __future__ import annotations
 
 import logging
 import platform
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from tqdm import tqdm
@@ -27,8 +32,10 @@ from hfc_det.config import views_from_cfg
 from hfc_det.data.mapper import FrequencyDatasetMapper, model_inputs
 
 from .evaluator import FrequencyViewsEvaluator, ViewsEvaluation
+from .store import DetectionStore, init_seed, prepare_output, run_fingerprint
 
-__all__ = ["check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference", "evaluate_views", "run_metadata"]
+__all__ = ["check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference",
+           "evaluate_views", "run_metadata", "dataset_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,21 +63,40 @@ def check_num_classes(cfg, dataset_name: str) -> None:
 
 
 def build_eval_model(cfg) -> torch.nn.Module:
-    """``build_model(cfg)`` in eval mode with ``cfg.MODEL.WEIGHTS`` loaded (none if empty)."""
-    model = build_model(cfg)
+    """``build_model(cfg)`` in eval mode with ``cfg.MODEL.WEIGHTS`` loaded (none if empty),
+    its first convolution smoothed when ``cfg.HFC.SMOOTH_RHO > 0``.
+
+    The initialisation is seeded (``cfg.SEED``, or 0 when negative), so a randomly
+    initialised model is the same in every process and in every run: a resumed or
+    distributed evaluation of ``MODEL.WEIGHTS ""`` means something.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed(cfg))
+        model = build_model(cfg)
     model.eval()
     if cfg.MODEL.WEIGHTS:
         DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
     else:
-        logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model")
+        logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model (seed %d)", init_seed(cfg))
+    rho = float(cfg.HFC.SMOOTH_RHO)
+    if rho > 0:
+        from hfc_det.classification.smoothing import first_conv, smooth_first_layer
+
+        model = smooth_first_layer(model, rho)
+        logger.info("smoothed the first convolution (%s) with rho %g", first_conv(model)[0], rho)
     return model
 
 
-def build_views_loader(cfg, dataset_name: str, max_images: Optional[int] = None):
-    """A detectron2 test loader over ``dataset_name`` (its first ``max_images``) with the views mapper."""
+def _selected_dicts(dataset_name: str, max_images: Optional[int]):
     dicts = DatasetCatalog.get(dataset_name)
-    if max_images is not None:
-        dicts = dicts[: max(0, int(max_images))]
+    return dicts if max_images is None else dicts[: max(0, int(max_images))]
+
+
+def build_views_loader(cfg, dataset_name: str, max_images: Optional[int] = None, dicts=None):
+    """A detectron2 test loader (``InferenceSampler``: this process's shard) with the views
+    mapper, over ``dicts`` or the first ``max_images`` of ``dataset_name``."""
+    if dicts is None:
+        dicts = _selected_dicts(dataset_name, max_images)
     return build_detection_test_loader(
         dicts, mapper=FrequencyDatasetMapper(cfg), num_workers=cfg.DATALOADER.NUM_WORKERS
     )
@@ -99,18 +125,64 @@ def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, 
     return evaluator.evaluate()
 
 
-def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None,
-                   progress: bool = True, model=None) -> Optional[ViewsEvaluation]:
-    """Evaluate every view ``cfg`` asks for on ``dataset_name``.
+def dataset_files(dataset_name: str):
+    """``(json_file, image_root)`` of a registered COCO-format dataset."""
+    meta = MetadataCatalog.get(dataset_name)
+    return meta.json_file, meta.image_root
 
+
+def _earlier_detections(store: DetectionStore, image_ids: List[int]):
+    """Load what earlier runs finished, agree across processes on the images done, and
+    keep in this process only the ones it owns (the lowest rank that could read them:
+    every image is gathered once, and machines that do not share the folder still work)."""
+    loaded = store.load(keep=image_ids)
+    mine = set(next(iter(loaded.values()), {}))
+    owner: Dict[int, int] = {}
+    for rank, ids in enumerate(comm.all_gather(sorted(mine))):
+        for i in ids:
+            owner.setdefault(i, rank)
+    rank = comm.get_rank()
+    kept = {v: {i: d for i, d in dets.items() if owner[i] == rank} for v, dets in loaded.items()}
+    return kept, set(owner)
+
+
+def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, progress: bool = True,
+                   model=None, output_dir: Optional[str] = None, save_every: int = 20,
+                   fresh: bool = False, coco_backend: str = "pycocotools") -> Optional[ViewsEvaluation]:
+    """Evaluate every view ``cfg`` asks for on ``dataset_name`` (its first ``max_images``).
+
+    With ``output_dir`` the run is resumable: the main process checks the folder's
+    fingerprint (:func:`~hfc_det.evaluation.store.prepare_output`, ``fresh`` wipes it
+    first), every process saves its finished images every ``save_every`` images, and images
+    an earlier run of the same fingerprint finished are not evaluated again.
     Returns the :class:`ViewsEvaluation` on the main process, ``None`` on the others.
+    Raises ``OutputMismatchError`` when the folder holds another run's detections.
     """
     views = views_from_cfg(cfg)
-    model = build_eval_model(cfg) if model is None else model
-    loader = build_views_loader(cfg, dataset_name, max_images)
-    evaluator = FrequencyViewsEvaluator(dataset_name, views, distributed=comm.get_world_size() > 1)
+    dicts = _selected_dicts(dataset_name, max_images)
+    store, earlier, done = None, {v: {} for v in views}, set()
+    if output_dir is not None:
+        if comm.is_main_process():
+            prepare_output(output_dir, run_fingerprint(cfg, *dataset_files(dataset_name)), fresh=fresh)
+        comm.synchronize()  # nobody reads or writes the folder before it is checked and cleaned
+        store = DetectionStore(output_dir, views, save_every)
+        earlier, done = _earlier_detections(store, [int(d["image_id"]) for d in dicts])
+    todo = [d for d in dicts if int(d["image_id"]) not in done]
+    if done:
+        logger.info("resuming: %d of %d images were evaluated by an earlier run, %d to go",
+                    len(done), len(dicts), len(todo))
+    evaluator = FrequencyViewsEvaluator(dataset_name, views, distributed=comm.get_world_size() > 1,
+                                        store=store, coco_backend=coco_backend)
+    evaluator.preload(earlier)
+    loader = []
+    if todo:  # (InferenceSampler refuses an empty dataset; with nothing to do, no model either)
+        model = build_eval_model(cfg) if model is None else model
+        loader = build_views_loader(cfg, dataset_name, dicts=todo)
     run_views_inference(model, loader, evaluator, views, progress=progress)
-    return evaluator.result if comm.is_main_process() else None
+    if not comm.is_main_process():
+        return None
+    evaluator.result.resumed_images = len(done)
+    return evaluator.result
 
 
 def _version(module_name: str) -> str:
@@ -133,6 +205,7 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
         "views": views_from_cfg(cfg),
         "filter_stage": cfg.HFC.FILTER_STAGE,
         "hfc_scaling": cfg.HFC.HFC_SCALING,
+        "smooth_rho": float(cfg.HFC.SMOOTH_RHO),
         "config_file": config_file,
         "weights": cfg.MODEL.WEIGHTS,
         "max_images": max_images,

@@ -1,0 +1,93 @@
+"""The COCOeval pass behind every view's metrics: pycocotools, or the C++ faster-coco-eval.
+
+Both give the 12 ``COCOeval.stats`` and the per-image AP@[.50:.95] (all areas, 100
+detections, the mean over the categories with ground truth in the image, NaN where there
+is none) from ONE ``evaluate()``:
+
+- ``"pycocotools"``: ``COCOeval`` (what detectron2's ``COCOEvaluator(use_fast_impl=False)``
+  runs); the per-image AP replays ``accumulate`` on its ``evalImgs``
+  (:func:`~hfc_det.evaluation.per_image_ap.per_image_ap_from_eval`).
+- ``"faster-coco-eval"`` (``pip install faster-coco-eval``): its C++ ``evaluate`` keeps the
+  per-(category, area, image) records in C++ (``separate_eval=True``); the per-image AP
+  runs its C++ ``accumulate`` on one image's records of the area "all", which is what a
+  per-image COCOeval computes. It reads pycocotools ``COCO`` objects as they are.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+from typing import Dict, Iterable, Tuple
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from .per_image_ap import per_image_ap_from_eval
+
+__all__ = ["COCO_BACKENDS", "check_backend", "evaluate_boxes"]
+
+COCO_BACKENDS = ("pycocotools", "faster-coco-eval")
+
+
+def check_backend(backend: str) -> None:
+    """Raise a one-line ``ValueError`` for an unknown or uninstalled backend."""
+    if backend not in COCO_BACKENDS:
+        raise ValueError(f"unknown COCO backend {backend!r}; expected one of {list(COCO_BACKENDS)}")
+    if backend == "faster-coco-eval":
+        try:
+            import faster_coco_eval  # noqa: F401
+        except ImportError:
+            raise ValueError("COCO backend faster-coco-eval is not installed: pip install faster-coco-eval") from None
+
+
+def _pycocotools(coco_gt: COCO, coco_dt: COCO, img_ids) -> Tuple[np.ndarray, Dict[int, float]]:
+    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
+    coco_eval.params.imgIds = list(img_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    return np.asarray(coco_eval.stats, dtype=np.float64), per_image_ap_from_eval(coco_eval)
+
+
+def _faster_coco_eval(coco_gt: COCO, coco_dt: COCO, img_ids) -> Tuple[np.ndarray, Dict[int, float]]:
+    from faster_coco_eval import COCOeval_faster
+    from faster_coco_eval.core.faster_eval_api import _C
+
+    coco_eval = COCOeval_faster(coco_gt, coco_dt, "bbox", separate_eval=True, print_function=lambda *a: None)
+    coco_eval.params.imgIds = list(img_ids)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    stats = np.asarray(coco_eval.stats, dtype=np.float64)
+    p = coco_eval._paramsEval  # the params evaluate() ran with: records are laid out by them
+    records = coco_eval._evalImgs_cpp  # [category][area][image], as pycocotools' evalImgs
+    n_area, n_img = len(p.areaRng), len(p.imgIds)
+    a0 = p.areaRngLbl.index("all")
+    one = copy.copy(p)
+    one.areaRng, one.areaRngLbl, one.maxDets = [p.areaRng[a0]], ["all"], [100]
+    per_image = {}
+    for i, image_id in enumerate(p.imgIds):
+        one.imgIds = [image_id]
+        own = [records[(k * n_area + a0) * n_img + i] for k in range(len(p.catIds))]
+        precision = np.asarray(_C.COCOevalAccumulate(one, own)["precision"])[..., 0, 0]  # (T, R, K)
+        valid = precision[precision > -1]
+        per_image[int(image_id)] = float(valid.mean()) if valid.size else math.nan
+    return stats, per_image
+
+
+def evaluate_boxes(coco_gt: COCO, coco_dt: COCO, img_ids: Iterable[int],
+                   backend: str = "pycocotools") -> Tuple[np.ndarray, Dict[int, float]]:
+    """One box evaluation of ``coco_dt`` over ``img_ids``.
+
+    Returns ``(stats, per_image)``: COCOeval's 12 summary numbers (in [0, 1], -1 where
+    undefined) and ``{image_id: AP}`` (NaN where undefined).
+    """
+    check_backend(backend)
+    img_ids = sorted(int(i) for i in img_ids)
+    if backend == "faster-coco-eval":
+        return _faster_coco_eval(coco_gt, coco_dt, img_ids)
+    return _pycocotools(coco_gt, coco_dt, img_ids)
