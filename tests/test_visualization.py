@@ -190,6 +190,19 @@ def test_gain_loss_order_matches_the_table(output_folder, view, column):
     assert counts["undefined"] == len(AP_TABLE) - len(diffs)
 
 
+@pytest.mark.parametrize("header", ["diff", "difference", None])
+def test_gain_loss_csv_difference_column_names(tmp_path, header):
+    cols = ["image_id", "file_name", "ap_original", "ap_low_r4"] + ([header] if header else [])
+    lines = [",".join(cols)]
+    for i, a0, a1 in ((2, 0.25, 0.75), (1, 0.5, 0.5), (3, 0.75, 0.5)):
+        lines.append(",".join(map(str, [i, f"{i}.jpg", a0, a1] + ([a1 - a0] if header else []))))
+    (tmp_path / "gain_loss").mkdir()
+    (tmp_path / "gain_loss" / "low_r4.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "per_image_ap.csv").write_text("image_id,ap_original,ap_low_r4\n1,0.5,0.5\n")
+    rows = load_results(tmp_path).gain_loss("low_r4")
+    assert [(r.image_id, r.diff) for r in rows] == [(2, 0.5), (1, 0.0), (3, -0.25)]
+
+
 def test_load_results_errors_are_one_line(tmp_path):
     with pytest.raises(ResultsError, match="does not exist"):
         load_results(tmp_path / "nope")

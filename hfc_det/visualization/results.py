@@ -5,7 +5,7 @@ The folder contract (written by :mod:`tools/eval_lfc.py`)::
     summary.json            variants (COCO AP, 0-100), per-image gain/loss counts, dataset, radii, views
     per_image_ap.csv        image_id, file_name, ap_<view> (AP in [0, 1]; empty or nan = undefined)
     detections/<view>.json  COCO results list per view
-    gain_loss/<view>.csv    image_id, file_name, ap_original, ap_<view>, diff (sorted)
+    gain_loss/<view>.csv    image_id, file_name, ap_original, ap_<view>, diff or difference (sorted)
 
 Only ``per_image_ap.csv`` is required; missing optional files or keys give empty defaults.
 Numbers come from these files only, never from pictures.
@@ -113,12 +113,12 @@ class EvalResults:
             rows = []
             with open(path, newline="", encoding="utf-8") as f:
                 for rec in csv.DictReader(f):
-                    diff = _float_or_nan(rec.get("diff"))
+                    a0, a1 = _float_or_nan(rec.get("ap_original")), _float_or_nan(rec.get(f"ap_{view}"))
+                    # eval_lfc.py writes "difference"; the first contract said "diff".
+                    diff = _float_or_nan(rec.get("diff", rec.get("difference", a1 - a0)))
                     if math.isnan(diff):
                         continue
-                    rows.append(GainLossRow(int(rec["image_id"]), rec.get("file_name", ""),
-                                            _float_or_nan(rec.get("ap_original")),
-                                            _float_or_nan(rec.get(f"ap_{view}")), diff))
+                    rows.append(GainLossRow(int(rec["image_id"]), rec.get("file_name", ""), a0, a1, diff))
         else:
             d = self.diff(view)
             rows = [GainLossRow(int(i), f, float(a0), float(a1), float(x))
