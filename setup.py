@@ -37,6 +37,8 @@ setup(
     extras_require={
         # bundled real photos (scikit-image, scikit-learn) and the 8x8 digits (scikit-learn)
         "demo": ["scikit-image", "scikit-learn"],
-        "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn"],
+        # playwright drives Debian's /usr/bin/chromium in the report's browser test (no
+        # browser download: `playwright install` is never run).
+        "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn", "playwright"],
     },
 )
