@@ -160,3 +160,41 @@ def test_detection_store_round_trip(tmp_path):
     assert DetectionStore(tmp_path, ["original", "low_r16"]).load() == {"original": {}, "low_r16": {}}
     with pytest.raises(ValueError):
         DetectionStore(tmp_path, VIEWS, save_every=0)
+
+
+def test_ctrl_c_saves_every_finished_image(tmp_path):
+    """KeyboardInterrupt in the loop: the finished images are written even though fewer than
+    --save-every of them were pending."""
+    import torch
+    from detectron2.structures import Boxes, Instances
+
+    from coco_fixture import make_coco_fixture
+    from hfc_det.data import resolve_dataset
+    from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator
+    from hfc_det.evaluation.run import run_views_inference
+
+    json_file, image_root = make_coco_fixture(tmp_path)
+    name = resolve_dataset(json_file=json_file, image_root=image_root)
+
+    def model(inputs):  # one box per view, its score telling the views apart
+        out = []
+        for k, _ in enumerate(inputs):
+            inst = Instances((10, 10))
+            inst.pred_boxes = Boxes(torch.tensor([[1.0, 1.0, 5.0, 5.0]]))
+            inst.scores = torch.tensor([0.5 + 0.1 * k])
+            inst.pred_classes = torch.tensor([0])
+            out.append({"instances": inst})
+        return out
+
+    def loader():
+        for image_id in (101, 102, 103):
+            yield [{"image_id": image_id, "height": 10, "width": 10, "views": {v: None for v in VIEWS}}]
+        raise KeyboardInterrupt
+
+    store = DetectionStore(tmp_path / "out", VIEWS, save_every=100)
+    evaluator = FrequencyViewsEvaluator(name, VIEWS, distributed=False, store=store)
+    with pytest.raises(KeyboardInterrupt):
+        run_views_inference(model, loader(), evaluator, VIEWS, progress=False)
+    saved = DetectionStore(tmp_path / "out", VIEWS).load()
+    assert sorted(saved["high_r8"]) == [101, 102, 103]
+    np.testing.assert_allclose(saved["high_r8"][102], [[1.0, 1.0, 4.0, 4.0, 0.7, 1.0]], rtol=1e-6)

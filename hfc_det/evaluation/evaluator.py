@@ -234,9 +234,13 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
             if self._store is not None:
                 self._store.add(image_id, {v: self._detections[v][image_id] for v in self._views})
 
-    def evaluate(self):
+    def save_finished(self) -> None:
+        """Write the finished images not saved yet to the store (if there is one)."""
         if self._store is not None:
             self._store.flush()
+
+    def evaluate(self):
+        self.save_finished()
         detections = {v: {**self._preloaded[v], **self._detections[v]} for v in self._views}
         image_ids = list(self._preloaded[self._views[0]]) + self._image_ids if self._views else self._image_ids
         state = {"detections": detections, "image_ids": image_ids, "skipped": self._skipped}

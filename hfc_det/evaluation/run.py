@@ -111,17 +111,22 @@ def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, 
     total = len(data_loader) if hasattr(data_loader, "__len__") else None
     bar = tqdm(total=total, desc="images", unit="img", dynamic_ncols=True,
                disable=not (progress and comm.is_main_process()))
-    with torch.no_grad():
-        for inputs in data_loader:
-            outputs = []
-            for mapped in inputs:
-                if "skipped" in mapped:
-                    outputs.append(None)
-                    continue
-                outputs.append(dict(zip(views, model(model_inputs(mapped, views)))))
-            evaluator.process(inputs, outputs)
-            bar.update(len(inputs))
-    bar.close()
+    try:
+        with torch.no_grad():
+            for inputs in data_loader:
+                outputs = []
+                for mapped in inputs:
+                    if "skipped" in mapped:
+                        outputs.append(None)
+                        continue
+                    outputs.append(dict(zip(views, model(model_inputs(mapped, views)))))
+                evaluator.process(inputs, outputs)
+                bar.update(len(inputs))
+    except KeyboardInterrupt:
+        evaluator.save_finished()  # Ctrl-C keeps every finished image, not only the last chunk
+        raise
+    finally:
+        bar.close()
     return evaluator.evaluate()
 
 
