@@ -4,8 +4,9 @@ Why it exists: ``make demo`` must run the whole LFC/HFC experiment on a machine 
 and no model-zoo weights, and it should also make the paper's hypothesis controllable.
 Each object's label is carried by its *shape* (a low-frequency cue) and, as much as
 ``texture_correlation`` says, by a faint sinusoidal stripe texture whose orientation
-depends on a class (a high-frequency cue: with the default 6 px period at 256 px the
-stripes sit at about 43 frequency bins from the centre, so an LFC view with ``r <= 40``
+depends on a class (a high-frequency cue: a plaid of two stripe orientations +-a, which a
+mirror maps onto itself; with the default 6 px period at 256 px the stripes sit at about
+43 frequency bins from the centre, so an LFC view with ``r <= 40``
 removes them and the HFC view keeps them).
 
 Texture knob: with probability ``texture_correlation`` an object wears its own class's
@@ -51,7 +52,7 @@ __all__ = [
 SHAPE_CLASSES: Tuple[str, ...] = ("circle", "square", "triangle", "ring", "cross")
 
 # Bumped whenever the drawing changes, so cached datasets made by older code are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 _RING_INNER = 0.55  # inner radius of a ring as a fraction of its outer radius
 _CROSS_WIDTH = 1.0 / 3.0  # bar width of a cross as a fraction of its arm length
@@ -124,8 +125,9 @@ class ShapesSpec:
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def texture_angle(self, category_index: int) -> float:
-        """Stripe orientation (radians) of class ``category_index`` (0-based): evenly spread."""
-        return math.pi * category_index / len(self.classes)
+        """Plaid half-angle (radians) of class ``category_index`` (0-based), evenly spread
+        over [0, pi/2]: the texture is stripes at +angle and -angle (see :func:`_stripes`)."""
+        return 0.5 * math.pi * category_index / max(len(self.classes) - 1, 1)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -224,12 +226,19 @@ def _smooth_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
-def _stripes(spec: ShapesSpec, texture_index: int, phase: float) -> np.ndarray:
-    """(H, W) float32 sinusoid in [-1, 1] with the class's orientation and ``texture_period``."""
+def _stripes(spec: ShapesSpec, texture_index: int, phases: Tuple[float, float]) -> np.ndarray:
+    """(H, W) float32 in [-1, 1]: the mean of two sinusoids of period ``texture_period`` at
+    +angle and -angle of the class (a plaid).
+
+    Why two: a horizontal or vertical mirror (detectron2's flip augmentation) turns a stripe
+    at +a into one at -a; with both present, a mirrored texture is still its class's texture.
+    """
     angle = spec.texture_angle(texture_index)
     yy, xx = np.mgrid[0 : spec.image_size, 0 : spec.image_size].astype(np.float32)
-    along = xx * math.cos(angle) + yy * math.sin(angle)
-    return np.sin(2 * math.pi * along / spec.texture_period + phase).astype(np.float32)
+    k = 2 * math.pi / spec.texture_period
+    plus = np.sin(k * (xx * math.cos(angle) + yy * math.sin(angle)) + phases[0])
+    minus = np.sin(k * (xx * math.cos(angle) - yy * math.sin(angle)) + phases[1])
+    return (0.5 * (plus + minus)).astype(np.float32)
 
 
 def _pick_texture(spec: ShapesSpec, rng: np.random.Generator, category_index: int) -> int:
@@ -277,8 +286,8 @@ def render_image(spec: ShapesSpec, rng: np.random.Generator) -> Tuple[np.ndarray
             if np.abs(colour - local).max() > 0.3:
                 break
         texture_index = _pick_texture(spec, rng, category_index)
-        phase = float(rng.uniform(0, 2 * math.pi))
-        fill = colour[None, None, :] + spec.texture_amplitude * _stripes(spec, texture_index, phase)[..., None]
+        phases = (float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 2 * math.pi)))
+        fill = colour[None, None, :] + spec.texture_amplitude * _stripes(spec, texture_index, phases)[..., None]
         sel = mask.astype(bool)
         image[sel] = fill[sel]
         for o in objects:
