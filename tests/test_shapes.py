@@ -182,3 +182,21 @@ def test_make_shapes_cli_writes_dataset_and_rejects_bad_values(tmp_path):
     bad = subprocess.run([sys.executable, tool, "--texture-correlation", "2"], capture_output=True, text=True)
     assert bad.returncode != 0
     assert bad.stderr.strip().splitlines() == ["error: texture_correlation must be in [0, 1], got 2.0"]
+
+
+def test_a_mirrored_texture_is_still_its_class_texture():
+    # detectron2 flips training images; the plaid (+a and -a stripes) has a spectrum that is
+    # symmetric under kx -> -kx, so a mirror cannot turn one class's texture into another's.
+    from hfc_det.data.shapes import _stripes
+
+    spec = ShapesSpec(image_size=128, min_size=20, max_size=60)
+    for index in range(len(spec.classes)):
+        mag = np.abs(np.fft.fft2(_stripes(spec, index, (0.3, 2.1))))
+        mirrored = np.roll(mag[:, ::-1], 1, axis=1)  # |F| at (ky, -kx)
+        assert np.abs(mag - mirrored).max() <= 0.05 * mag.max(), index
+    # A single stripe at 22.5 degrees (what a one-sided texture would be) is not symmetric.
+    yy, xx = np.mgrid[0:128, 0:128]
+    a = math.radians(22.5)
+    single = np.sin(2 * math.pi * (xx * math.cos(a) + yy * math.sin(a)) / spec.texture_period)
+    mag = np.abs(np.fft.fft2(single))
+    assert np.abs(mag - np.roll(mag[:, ::-1], 1, axis=1)).max() > 0.5 * mag.max()
