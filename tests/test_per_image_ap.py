@@ -161,7 +161,9 @@ def test_faster_coco_eval_backend_equals_pycocotools(scene):
     stats, per_image = evaluate_boxes(coco_gt, coco_dt, images, backend="faster-coco-eval")
     want_dt = load_results(coco_gt, dts)
     np.testing.assert_allclose(stats, _pycocotools_stats(coco_gt, want_dt, images), rtol=0, atol=1e-12)
-    assert_same(per_image, {i: reference_ap(coco_gt, want_dt, i) for i in images})
+    want = {i: reference_ap(coco_gt, want_dt, i) for i in images}
+    assert_same(per_image, want)
+    assert_same(per_image_ap(coco_gt, coco_dt, backend="faster-coco-eval"), want)  # area "all" only
 
 
 def test_faster_coco_eval_beyond_max_dets():

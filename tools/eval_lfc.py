@@ -8,7 +8,9 @@ HFC at radius R, and the images whose LFC is detected better than the original.
     python tools/eval_lfc.py --dataset-json ann.json --image-root imgs/ --max-images 20 \\
         --output out/ MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu
 
-The logic lives in hfc_det.evaluation; this script parses, checks and launches.
+A stopped run is resumed by running the same command again (finished images are kept in
+--output/partial/); --fresh starts over. The logic lives in hfc_det.evaluation; this script
+parses, checks and launches.
 """
 import argparse
 import json

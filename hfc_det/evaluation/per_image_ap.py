@@ -76,18 +76,26 @@ def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int
 
 
 def per_image_ap(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]] = None,
-                 iou_type: str = "bbox") -> Dict[int, float]:
+                 iou_type: str = "bbox", backend: str = "pycocotools") -> Dict[int, float]:
     """``{image_id: AP}``: what per-image COCOeval gives as ``stats[0]``, from one pass.
 
     Args:
         coco_gt: ground truth (pycocotools ``COCO``).
         coco_dt: results, e.g. ``coco_gt.loadRes(detections)``.
         img_ids: images to evaluate (default: all images of ``coco_gt``).
+        backend: ``"pycocotools"``, or ``"faster-coco-eval"`` (C++, boxes only, same numbers).
 
     Returns:
         AP in [0, 1] for every evaluated image; NaN where COCOeval would give -1 (no
         non-ignored ground truth in the image).
     """
+    if backend != "pycocotools":
+        from .coco_backends import check_backend, per_image_ap_faster
+
+        check_backend(backend)
+        if iou_type != "bbox":
+            raise ValueError(f"the {backend} backend is wired for boxes only, not {iou_type!r}")
+        return per_image_ap_faster(coco_gt, coco_dt, coco_gt.getImgIds() if img_ids is None else img_ids)
     return per_image_ap_from_eval(silent_cocoeval(coco_gt, coco_dt, img_ids, iou_type, all_area_only=True))
 
 
