@@ -5,7 +5,7 @@ detections, the mean over the categories with ground truth in the image, NaN whe
 is none) from ONE ``evaluate()``:
 
 - ``"pycocotools"``: ``COCOeval`` (what detectron2's ``COCOEvaluator(use_fast_impl=False)``
-  runs); the per-image AP replays ``accumulate`` on its ``evalImgs``
+  runs; with leaner records, same numbers); the per-image AP replays ``accumulate`` on its ``evalImgs``
   (:func:`~hfc_det.evaluation.per_image_ap.per_image_ap_from_eval`).
 - ``"faster-coco-eval"`` (``pip install faster-coco-eval``): its C++ ``evaluate`` keeps the
   per-(category, area, image) records in C++ (``separate_eval=True``); the per-image AP
@@ -22,9 +22,8 @@ from typing import Dict, Iterable, Tuple
 
 import numpy as np
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
-from .per_image_ap import per_image_ap_from_eval
+from .per_image_ap import LeanCOCOeval, per_image_ap_from_eval
 
 __all__ = ["COCO_BACKENDS", "check_backend", "evaluate_boxes", "per_image_ap_faster"]
 
@@ -43,7 +42,7 @@ def check_backend(backend: str) -> None:
 
 
 def _pycocotools(coco_gt: COCO, coco_dt: COCO, img_ids) -> Tuple[np.ndarray, Dict[int, float]]:
-    coco_eval = COCOeval(coco_gt, coco_dt, "bbox")
+    coco_eval = LeanCOCOeval(coco_gt, coco_dt, "bbox")
     coco_eval.params.imgIds = list(img_ids)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_eval.evaluate()

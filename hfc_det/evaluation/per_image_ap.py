@@ -19,7 +19,7 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-__all__ = ["per_image_ap", "per_image_ap_from_eval", "silent_cocoeval", "load_results"]
+__all__ = ["per_image_ap", "per_image_ap_from_eval", "silent_cocoeval", "load_results", "LeanCOCOeval"]
 
 # Records per vectorised block: bounds memory to about 40 MB per array at 100 detections.
 _BLOCK = 4096
@@ -56,6 +56,22 @@ def load_results(coco_gt: COCO, results: Union[List[dict], np.ndarray]) -> COCO:
     return coco_dt
 
 
+class LeanCOCOeval(COCOeval):
+    """pycocotools' ``COCOeval`` whose per-(category, area, image) records keep only what
+    ``accumulate`` (and :func:`per_image_ap_from_eval`) read: ``dtScores``, ``dtMatches``
+    (as booleans: matched or not), ``dtIgnore``, ``gtIgnore``. Same numbers; at COCO scale
+    (over a million records) the ids and ground-truth matches dropped are a good part of
+    the memory."""
+
+    def evaluateImg(self, imgId, catId, aRng, maxDet):  # noqa: N802 (pycocotools' name)
+        e = super().evaluateImg(imgId, catId, aRng, maxDet)
+        if e is not None:
+            for key in ("dtIds", "gtIds", "gtMatches"):
+                del e[key]
+            e["dtMatches"] = e["dtMatches"] != 0  # accumulate only asks "matched?"
+        return e
+
+
 def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]] = None,
                     iou_type: str = "bbox", all_area_only: bool = False) -> COCOeval:
     """A ``COCOeval`` that has run ``evaluate()``, with pycocotools' printing silenced.
@@ -63,7 +79,7 @@ def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int
     ``all_area_only`` evaluates only the area range "all" (a quarter of the work; the
     records of that range are the same as in a full evaluation).
     """
-    coco_eval = COCOeval(coco_gt, coco_dt, iou_type)
+    coco_eval = LeanCOCOeval(coco_gt, coco_dt, iou_type)
     if img_ids is not None:
         coco_eval.params.imgIds = sorted(set(int(i) for i in img_ids))
     if all_area_only:
