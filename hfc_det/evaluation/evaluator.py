@@ -196,6 +196,7 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
         self._distributed = distributed
         # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
         self._store = store
+        check_backend(coco_backend)  # now, not after hours of inference
         self._coco_backend = coco_backend
         self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
         self._metadata = MetadataCatalog.get(dataset_name)
