@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hfc_det.visualization.atomic import write_json_atomic  # noqa: E402
+from hfc_det.atomic import write_json_atomic  # noqa: E402
 from hfc_det.visualization.parallel import available_cpus, parallel_map  # noqa: E402
 
 H, W = 480, 640

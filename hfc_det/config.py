@@ -5,7 +5,6 @@ Follows detectron2's project convention: call :func:`add_hfc_config` on a fresh
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 

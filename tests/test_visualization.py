@@ -10,7 +10,7 @@ import scipy.fft
 from PIL import Image
 
 from hfc_det.visualization import display, spectrum
-from hfc_det.visualization.atomic import write_json_atomic
+from hfc_det.atomic import write_json_atomic
 
 
 def reference_split(hwc: np.ndarray, radius: float):

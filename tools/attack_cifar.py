@@ -31,7 +31,7 @@ from hfc_det.classification.tool_support import (
     model_labels,
     resolve_device,
 )
-from hfc_det.visualization.atomic import write_json_atomic, write_text_atomic
+from hfc_det.atomic import write_json_atomic, write_text_atomic
 
 
 def parse_args(argv=None):

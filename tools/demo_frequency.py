@@ -8,12 +8,12 @@ the float split, not from the pictures).
 example: python tools/demo_frequency.py --output output/demo/frequency --radii 8 16 32 64
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from hfc_det.atomic import write_json_atomic
 from hfc_det.sample_images import bundled_photos
 from hfc_det.visualization.spectrum import save_frequency_grid
 
@@ -42,9 +42,7 @@ def main(argv=None):
     for name, image in tqdm(photos.items(), desc="frequency grids", unit="photo"):
         drawn[name] = save_frequency_grid(image, args.radii, out / f"{name}.png", title=name,
                                           hfc_scaling=args.hfc_scaling)
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps({"radii": args.radii, "photos": drawn}, indent=2) + "\n")
-    tmp.replace(out / "summary.json")
+    write_json_atomic(out / "summary.json", {"radii": args.radii, "photos": drawn})
     print(f"wrote {len(drawn)} pictures and summary.json to {out}")
 
 

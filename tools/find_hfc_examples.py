@@ -38,7 +38,7 @@ from hfc_det.classification.tool_support import (
     resolve_device,
 )
 from hfc_det.views import split_view_names
-from hfc_det.visualization.atomic import atomic_path, write_json_atomic
+from hfc_det.atomic import atomic_path, write_json_atomic
 
 
 def parse_args(argv=None):

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from hfc_det.classification.checkpoint import CHECKPOINT_NAME  # noqa: E402
 from hfc_det.classification.data import DATASETS  # noqa: E402
-from hfc_det.classification.experiments import CONFIG_DIR, list_suites, load_suite, write_suite_outputs  # noqa: E402
+from hfc_det.classification.experiments import list_suites, load_suite, write_suite_outputs  # noqa: E402
 from hfc_det.classification.models import MODEL_NAMES  # noqa: E402
 from hfc_det.classification.training import TrainingError, train  # noqa: E402
 

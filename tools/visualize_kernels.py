@@ -31,7 +31,7 @@ from hfc_det.classification.tool_support import (
     load_models,
     model_labels,
 )
-from hfc_det.visualization.atomic import write_json_atomic
+from hfc_det.atomic import write_json_atomic
 
 
 def parse_args(argv=None):

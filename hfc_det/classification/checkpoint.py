@@ -8,13 +8,13 @@ Format (a plain dict, ``torch.save``)::
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
 import torch
 from torch import nn
 
+from ..atomic import write_atomic
 from .models import build_model
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "CHECKPOINT_NAME"]
@@ -25,12 +25,7 @@ CHECKPOINT_NAME = "checkpoint.pth"
 def save_checkpoint(state: Dict[str, Any], path) -> Path:
     """Write ``state`` to ``path`` atomically (temp file, then rename): a crash mid-write
     leaves the previous checkpoint intact, never a truncated one that a resume would trust."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda f: torch.save(state, f))
 
 
 def read_checkpoint(path, device="cpu") -> Dict[str, Any]:

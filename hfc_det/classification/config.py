@@ -12,7 +12,7 @@ detectron2's ``_BASE_: other.yaml`` key (fvcore's loader merges them).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
 from .data import check_radius_for_size, dataset_info

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping
 
 import torch
 from torch import nn

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..frequency import view_name
 from .config import TrainConfig, load_yaml_config
 from .data import dataset_info
-from .reporting import plot_curves, save_figure, view_order, write_text_atomic
+from ..atomic import write_text_atomic
+from .reporting import plot_curves, save_figure, view_order
 
 __all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "suite_table", "write_suite_outputs", "SUITE_TITLES"]
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from hfc_det.views import compute_views, parse_view, split_view_names
-from hfc_det.visualization.atomic import save_figure_atomic
+from hfc_det.atomic import save_figure_atomic
 from hfc_det.visualization.display import clip_for_display, scale_hfc_for_display
 
 __all__ = [

@@ -8,22 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..atomic import save_figure_atomic, write_text_atomic
 from ..frequency import parse_view_name
 
-__all__ = ["write_text_atomic", "write_metrics", "history_csv", "plot_curves", "view_order"]
-
-
-def write_text_atomic(path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+__all__ = ["write_metrics", "history_csv", "plot_curves", "view_order"]
 
 
 def view_order(names) -> List[str]:
@@ -103,10 +94,6 @@ def save_figure(fig, path) -> Path:
     """Save a matplotlib figure atomically (PNG) and close it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return Path(path)

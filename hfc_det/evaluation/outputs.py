@@ -26,14 +26,9 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from .evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
-from .store import write_atomic
+from ..atomic import write_text_atomic
 
-__all__ = ["write_outputs", "format_table", "atomic_write_text", "to_json_number"]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    write_atomic(path, lambda f: f.write(text.encode()))
+__all__ = ["write_outputs", "format_table", "to_json_number"]
 
 
 def to_json_number(x: float) -> Optional[float]:
@@ -77,16 +72,16 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
     paths = {}
     for view in ev.views:
         p = out / "detections" / f"{view}.json"
-        atomic_write_text(p, _results_json(ev, view))
+        write_text_atomic(p, _results_json(ev, view))
         paths[f"detections/{view}"] = str(p)
     header = ["image_id", "file_name"] + [f"ap_{v}" for v in ev.views]
     rows = [[i, ev.file_names[i]] + [_fmt(ev.per_image_ap[v][i]) for v in ev.views] for i in ev.image_ids]
-    atomic_write_text(out / "per_image_ap.csv", _csv_text(header, rows))
+    write_text_atomic(out / "per_image_ap.csv", _csv_text(header, rows))
     paths["per_image_ap"] = str(out / "per_image_ap.csv")
     for view in ev.outcomes:
         p = out / "gain_loss" / f"{view}.csv"
         header = ["image_id", "file_name", "ap_original", f"ap_{view}", "difference", "outcome"]
-        atomic_write_text(p, _csv_text(header, _gain_loss_rows(ev, view)))
+        write_text_atomic(p, _csv_text(header, _gain_loss_rows(ev, view)))
         paths[f"gain_loss/{view}"] = str(p)
     summary = {
         "variants": {v: {m: to_json_number(ev.metrics[v][m]) for m in COCO_METRICS} for v in ev.views},
@@ -96,7 +91,7 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
         "skipped": ev.skipped,
     }
     summary.update(extra_summary or {})
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     paths["summary"] = str(out / "summary.json")
     return paths
 

@@ -31,6 +31,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from ..atomic import TEMP_GLOB, write_atomic
+
 __all__ = [
     "FINGERPRINT_FILE",
     "PARTIAL_DIR",
@@ -41,7 +43,6 @@ __all__ = [
     "run_fingerprint",
     "prepare_output",
     "remove_stale_temp_files",
-    "write_atomic",
     "DetectionStore",
 ]
 
@@ -110,19 +111,6 @@ def run_fingerprint(cfg, json_file: str, image_root: str) -> Dict[str, object]:
             "dataset": dataset_identity(json_file, image_root)}
 
 
-def write_atomic(path, write) -> None:
-    """Call ``write(binary_file)`` on a temporary file, flush it to disk, rename it to ``path``:
-    ``path`` is either absent or whole, whenever the process dies."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())  # a rename that survives a crash must not point at lost data
-    os.replace(tmp, path)
-
-
 def remove_stale_temp_files(output_dir) -> List[str]:
     """Delete the ``.*.tmp-*`` files a killed run left in the output folder; returns them.
 
@@ -134,7 +122,7 @@ def remove_stale_temp_files(output_dir) -> List[str]:
         return removed
     for sub in (out, out / PARTIAL_DIR, out / "detections", out / "gain_loss"):
         if sub.is_dir():
-            for p in sub.glob(".*.tmp-*"):
+            for p in sub.glob(TEMP_GLOB):
                 if p.is_file():
                     p.unlink()
                     removed.append(str(p))

@@ -1,7 +1,7 @@
 """Pictures and the static HTML report for hfc_det outputs.
 
 Modules: :mod:`.display` (float views -> uint8 pictures with stated scalings),
-:mod:`.spectrum` (log spectra, the LFC/HFC-by-radius grid), :mod:`.atomic` (write-then-rename
+:mod:`.spectrum` (log spectra, the LFC/HFC-by-radius grid), :mod:`hfc_det.atomic` (write-then-rename
 outputs). The gallery modules that draw detections import detectron2 themselves; importing
 this package does not.
 """

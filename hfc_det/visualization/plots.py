@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .atomic import save_figure_atomic
+from ..atomic import save_figure_atomic
 from .results import EvalResults
 
 __all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "OVERALL_METRICS"]

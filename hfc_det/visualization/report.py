@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from hfc_det.frequency import parse_view_name
 
-from .atomic import write_json_atomic, write_text_atomic
+from ..atomic import write_json_atomic, write_text_atomic
 from .display import HFC_SCALINGS
 from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_overall_ap
 from .report_html import render_index

@@ -14,7 +14,7 @@ from matplotlib.patches import Circle
 
 from hfc_det.frequency import max_radius, view_name
 
-from .atomic import save_figure_atomic
+from ..atomic import save_figure_atomic
 from .display import (
     as_float_hwc,
     clip_for_display,

@@ -12,7 +12,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from PIL import Image
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .parallel import available_cpus, parallel_map
 
 __all__ = ["make_thumbnail", "make_thumbnails"]

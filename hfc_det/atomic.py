@@ -1,7 +1,9 @@
 """Write output files so that a crash never leaves a half-written file a re-run would trust.
 
-Everything is written to a hidden temporary name in the destination folder, then moved into
-place with :func:`os.replace` (atomic on POSIX when both names are on one file system).
+Everything is written to a hidden temporary name in the destination folder
+(``.<stem>.tmp-<pid><suffix>``), flushed to disk, then moved into place with
+:func:`os.replace` (atomic on POSIX when both names are on one file system). Every module of
+the project writes its outputs through here.
 """
 from __future__ import annotations
 
@@ -9,9 +11,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, BinaryIO, Callable, Iterator, Union
 
-__all__ = ["atomic_path", "write_text_atomic", "write_json_atomic", "save_figure_atomic"]
+__all__ = ["atomic_path", "write_atomic", "write_text_atomic", "write_json_atomic", "save_figure_atomic",
+           "TEMP_GLOB"]
+
+# What a killed writer leaves behind (see hfc_det.evaluation.store.remove_stale_temp_files).
+TEMP_GLOB = ".*.tmp-*"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -25,14 +31,24 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.tmp{os.getpid()}{final.suffix}")
+    tmp = final.with_name(f".{final.stem}.tmp-{os.getpid()}{final.suffix}")
     try:
         yield tmp
+        # A rename that survives a crash must not point at data still in the page cache.
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def write_atomic(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(binary_file)`` on a temporary file, then rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:
