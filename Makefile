@@ -25,6 +25,7 @@ test-slow: setup
 
 demo: setup
 	$(VPY) tools/demo_frequency.py --output output/demo/frequency
+	$(VPY) tools/demo.py --output output/demo
 
 bench: setup
 	$(VPY) benchmarks/run_all.py

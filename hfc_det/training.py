@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import hfc_det.compat  # noqa: F401  (before detectron2)
+
+from .atomic import write_json_atomic
 from detectron2.config import CfgNode, get_cfg
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
@@ -158,7 +160,7 @@ def train_cached(cfg: CfgNode, root: str, evaluate: bool = True) -> Dict[str, ob
             trainer.train()
             if evaluate:
                 results = Trainer.test(c, trainer.model)
-                _write_json(os.path.join(tmp, "metrics_val.json"), results)
+                write_json_atomic(os.path.join(tmp, "metrics_val.json"), results)
             # The event storage is gone after training; the loss curve is in metrics.json.
             if os.path.isdir(model_dir):
                 shutil.rmtree(model_dir)
@@ -171,10 +173,3 @@ def train_cached(cfg: CfgNode, root: str, evaluate: bool = True) -> Dict[str, ob
         with open(metrics_file) as f:
             metrics = json.load(f)
     return {"model_dir": model_dir, "weights": weights, "cached": cached, "metrics": metrics}
-
-
-def _write_json(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=float)
-    os.replace(tmp, path)

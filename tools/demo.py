@@ -28,6 +28,9 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(TOOLS))
 
+from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+from hfc_det.cli import take_leading_numbers  # noqa: E402
+
 DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
 # For 256 px images (max radius ~181): r = 16 and 32 remove the 6 px stripe texture (~43
 # bins from the centre) and blur the shapes more or less; r = 64 keeps the texture in the LFC.
@@ -46,27 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE", help="config overrides")
     args = p.parse_args(argv)
-    take_numbers(p, args, "radius")
+    take_leading_numbers(p, args, "radius")
     return args
-
-
-def take_numbers(parser, args, name):
-    """``--radius 8 16 SOLVER.MAX_ITER 300``: argparse gives all tokens to ``--radius``; keep
-    the leading numbers there (as floats) and move the rest to the ``opts`` overrides."""
-    tokens = [str(t) for t in getattr(args, name)]
-    n = next((k for k, t in enumerate(tokens) if not _is_number(t)), len(tokens))
-    if n == 0:
-        parser.error(f"argument --{name}: expected a number, got {tokens[0]!r}")
-    setattr(args, name, [float(t) for t in tokens[:n]])
-    args.opts = tokens[n:] + list(args.opts)
-
-
-def _is_number(token):
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _run_tool(script, args, what):
@@ -77,27 +61,9 @@ def _run_tool(script, args, what):
         raise RuntimeError(f"{what} failed (exit {done.returncode}): {' '.join(cmd)}")
 
 
-def _finite_or_none(obj):
-    """COCO reports NaN for classes without ground truth; strict JSON has no NaN."""
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_none(v) for v in obj]
-    return obj
-
-
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
-
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(_finite_or_none(obj), f, indent=2, sort_keys=True, allow_nan=False)
-    os.replace(tmp, path)
 
 
 def run_demo(args):
@@ -131,14 +97,15 @@ def run_demo(args):
     eval_cfg = strip_project_keys(cfg)
     eval_cfg.MODEL.WEIGHTS = os.path.abspath(trained["weights"])
     eval_cfg_file = os.path.join(trained["model_dir"], "eval_config.yaml")
-    with open(eval_cfg_file + ".tmp", "w") as f:
-        f.write(eval_cfg.dump())
-    os.replace(eval_cfg_file + ".tmp", eval_cfg_file)
+    write_text_atomic(eval_cfg_file, eval_cfg.dump())
 
     t = time.time()
     val_json, val_root = paths["val"]
     eval_args = ["--config", eval_cfg_file, "--dataset-json", val_json, "--image-root", val_root,
-                 "--output", args.output, "--radius", *args.radius]
+                 "--output", args.output, "--radius", *args.radius,
+                 # the views take seconds to evaluate: always recompute them, so a re-run with
+                 # other radii or a retrained model never meets the last run's detections
+                 "--fresh"]
     if args.max_images:
         eval_args += ["--max-images", args.max_images]
     _run_tool("eval_lfc.py", eval_args, "evaluate views")
@@ -164,11 +131,11 @@ def run_demo(args):
         "model_cached": trained["cached"],
         "val_bbox": (trained["metrics"] or {}).get("bbox"),
         "summary": os.path.join(args.output, "summary.json"),
-        "views": _finite_or_none(_read_json(os.path.join(args.output, "summary.json"))["variants"]),
+        "views": _read_json(os.path.join(args.output, "summary.json"))["variants"],
         "report": report,
         "seconds": times,
     }
-    _write_json(os.path.join(args.output, "demo.json"), demo)
+    write_json_atomic(os.path.join(args.output, "demo.json"), demo)
     return demo
 
 

@@ -29,6 +29,7 @@ from detectron2.utils import comm  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, available_configs, get_hfc_cfg, resolve_config_file  # noqa: E402
+from hfc_det.cli import take_leading_numbers  # noqa: E402
 from hfc_det.data import resolve_dataset  # noqa: E402
 from hfc_det.evaluation.coco_backends import COCO_BACKENDS, check_backend  # noqa: E402
 from hfc_det.evaluation.run import dataset_files  # noqa: E402
@@ -108,24 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-        return True
-    except ValueError:
-        return False
-
-
 def parse_args(argv=None):
     """Parse; ``--radius 8 16 MODEL.DEVICE cpu`` gives radii 8, 16 and the override."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.radius is not None:
-        tokens = list(args.radius)
-        n = next((k for k, t in enumerate(tokens) if not _is_number(t)), len(tokens))
-        if n == 0:
-            parser.error(f"argument --radius: expected a number, got {tokens[0]!r}")
-        args.radius, args.opts = [float(t) for t in tokens[:n]], tokens[n:] + list(args.opts)
+    take_leading_numbers(parser, args, "radius")
     return args
 
 

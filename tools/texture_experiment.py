@@ -15,12 +15,14 @@ models are cached in --cache (default output/demo, shared with `make demo`, so i
 correlation-1.0 model is reused).
 """
 import argparse
-import json
 import os
 import sys
 import time
 
 import demo  # tools/demo.py: data -> training -> eval_lfc, cached (sets OMP_WAIT_POLICY first)
+
+from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402  (demo put the repo on sys.path)
+from hfc_det.cli import take_leading_numbers  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,7 +38,7 @@ def parse_args(argv=None):
     p.add_argument("opts", nargs="*", metavar="KEY VALUE", help="config overrides for every model")
     args = p.parse_args(argv)
     for name in ("correlations", "radius"):  # numbers, then trailing KEY VALUE overrides
-        demo.take_numbers(p, args, name)
+        take_leading_numbers(p, args, name)
     return args
 
 
@@ -84,11 +86,9 @@ def main(argv=None):
     payload = {"config": args.config, "overrides": args.opts, "radii": args.radius,
                "max_images": args.max_images, "results": results,
                "minutes": round((time.time() - t0) / 60, 1)}
-    demo._write_json(os.path.join(args.output, "results.json"), payload)
-    tmp = os.path.join(args.output, "results.md.tmp")
-    with open(tmp, "w") as f:
-        f.write(f"AP@[.50:.95] x 100 on each model's own val split ({args.config}).\n\n" + table)
-    os.replace(tmp, os.path.join(args.output, "results.md"))
+    write_json_atomic(os.path.join(args.output, "results.json"), payload)
+    write_text_atomic(os.path.join(args.output, "results.md"),
+                      f"AP@[.50:.95] x 100 on each model's own val split ({args.config}).\n\n" + table)
     print(table)
     print(f"[texture] results in {os.path.abspath(args.output)} (results.json, results.md)")
 

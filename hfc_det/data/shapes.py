@@ -29,7 +29,7 @@ import math
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
