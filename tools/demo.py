@@ -19,12 +19,10 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 
 # Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
 # about 6x in our measurements (2-core machine, other jobs running).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(TOOLS))
 

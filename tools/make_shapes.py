@@ -7,10 +7,7 @@ The same options give the same bytes; an existing folder for the same options is
 import argparse
 import os
 import sys
-import warnings
 
-# torch (imported by hfc_det) warns about its own deprecated jit.script at import time.
-warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hfc_det.data.shapes import SHAPE_CLASSES, ShapesSpec, make_shapes_dataset  # noqa: E402

@@ -18,12 +18,10 @@ examples:
 import argparse
 import os
 import sys
-import warnings
 
 # Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
 # about 6x in our measurements (2-core machine, other jobs running).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import hfc_det.compat  # noqa: E402,F401  (before detectron2)
