@@ -25,7 +25,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from common import machine_info  # noqa: E402
 from hfc_det.atomic import write_json_atomic  # noqa: E402
 from hfc_det.visualization.parallel import available_cpus, parallel_map  # noqa: E402
 
@@ -100,16 +102,9 @@ def make_folder(root: Path, n: int, dets_per_image: int, workers: int) -> Path:
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpus_available": available_cpus(), "python": platform.python_version(),
-            "platform": platform.platform(), "load_average_at_start": list(os.getloadavg())}
+    """The shared machine record, plus what a parallel report build depends on."""
+    return {**machine_info(), "cpus_available": available_cpus(), "platform": platform.platform(),
+            "load_average_at_start": list(os.getloadavg())}
 
 
 def main(argv=None) -> int:
