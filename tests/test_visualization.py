@@ -410,3 +410,15 @@ def test_tool_end_to_end_writes_the_report(output_folder, tmp_path, capsys):
     assert report["view"] == "low_r8" and report["spectra"][0]["radii"] == [4.0, 8.0]
     assert (tmp_path / "r" / "index.html").is_file()
     assert not list((tmp_path / "r").rglob(".*tmp*"))  # no temp files left behind
+
+
+def test_thumbnail_follows_exif_orientation(tmp_path):
+    from PIL import Image
+
+    src, dst = tmp_path / "rotated.jpg", tmp_path / "thumb.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated by 90 degrees: portrait
+    Image.new("RGB", (200, 100), (200, 50, 50)).save(src, exif=exif)
+    assert make_thumbnail(src, dst, size=64) == "made"
+    with Image.open(dst) as thumb:
+        assert thumb.size[1] > thumb.size[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..atomic import atomic_path
 from .parallel import available_cpus, parallel_map
@@ -36,7 +36,8 @@ def make_thumbnail(src: Path, dst: Path, size: int = 96, quality: int = 80) -> s
     try:
         with Image.open(src) as im:
             im.draft("RGB", (size, size))
-            im = im.convert("RGB")
+            # upright as detectron2's read_image (and so the panels and the model) sees it
+            im = ImageOps.exif_transpose(im).convert("RGB")
             im.thumbnail((size, size), Image.BILINEAR)
             with atomic_path(dst) as tmp:
                 im.save(tmp, format="JPEG", quality=quality)
