@@ -62,7 +62,8 @@ def run_step(step: str, images: int, subset: int) -> dict:
 
     from hfc_det.evaluation.coco_backends import evaluate_boxes
     from hfc_det.evaluation.evaluator import results_array
-    from hfc_det.evaluation.per_image_ap import load_results, per_image_ap
+    from hfc_det.evaluation.coco_backends import per_image_ap
+    from hfc_det.evaluation.per_image_ap import load_results
 
     imports_gb = _rss_gb()  # python + torch + detectron2: there before any detection
     coco_gt, dets = synthetic_detections(images)

@@ -128,16 +128,16 @@ def main(argv=None) -> int:
     t_data = time.perf_counter() - t0
 
     from hfc_det.visualization.report import build_report
-    from hfc_det.visualization.results import load_results
+    from hfc_det.results import load_results_folder
 
     report_dir = out / "report"
     shutil.rmtree(report_dir, ignore_errors=True)  # from scratch: no thumbnail is reused
     t0 = time.perf_counter()
-    results = load_results(out)
+    results = load_results_folder(out)
     report = build_report(results, report_dir, top_k=args.top, workers=workers, progress=True)
     t_report = time.perf_counter() - t0
     t0 = time.perf_counter()
-    build_report(load_results(out), report_dir, top_k=args.top, workers=workers, progress=False)
+    build_report(load_results_folder(out), report_dir, top_k=args.top, workers=workers, progress=False)
     t_rerun = time.perf_counter() - t0
 
     html_mb = (report_dir / "index.html").stat().st_size / 2**20

@@ -61,7 +61,7 @@ def add_hfc_config(cfg: CN) -> CN:
     cfg.HFC.HFC_SCALING = "none"
     # Kernel smoothing (Section 6.3, Eq. 3) of the model's first convolution after its
     # weights load: each 3x3-neighbourhood weight rho (0 = off). Lets the smoothed detector
-    # be evaluated on the same views (hfc_det.classification.smoothing.smooth_first_layer).
+    # be evaluated on the same views (hfc_det.smoothing.smooth_first_layer).
     cfg.HFC.SMOOTH_RHO = 0.0
     return cfg
 

@@ -29,6 +29,11 @@ __all__ = [
     "view_name",
     "parse_view_name",
     "max_radius",
+    "rescale_by_max",
+    "as_tensor",
+    "check_image_shape",
+    "compute_dtypes",
+    "restore_type",
 ]
 
 ArrayLike = Union[torch.Tensor, np.ndarray]
@@ -122,7 +127,9 @@ def _half_spectrum_mask(height: int, width: int, radius: float, device: str) -> 
     return torch.from_numpy(mask).to(device)
 
 
-def _as_tensor(images: ArrayLike, what: str = "images") -> Tuple[torch.Tensor, bool]:
+def as_tensor(images: ArrayLike, what: str = "images") -> Tuple[torch.Tensor, bool]:
+    """``(tensor, was_numpy)``: numpy arrays become tensors (shared memory); complex or
+    non-numeric input is a one-line ``TypeError`` naming ``what``."""
     if isinstance(images, np.ndarray):
         if np.iscomplexobj(images):
             raise TypeError(f"{what} must be real, got complex dtype {images.dtype}")
@@ -138,7 +145,8 @@ def _as_tensor(images: ArrayLike, what: str = "images") -> Tuple[torch.Tensor, b
     raise TypeError(f"{what} must be a torch.Tensor or numpy.ndarray, got {type(images).__name__}")
 
 
-def _check_shape(x: torch.Tensor) -> None:
+def check_image_shape(x: torch.Tensor) -> None:
+    """``(..., H, W)`` with no empty axis, else a one-line ``ValueError``."""
     if x.dim() < 2:
         raise ValueError(
             f"images need at least two axes (height, width), got shape {tuple(x.shape)}"
@@ -147,7 +155,7 @@ def _check_shape(x: torch.Tensor) -> None:
         raise ValueError(f"images have an empty axis: shape {tuple(x.shape)}")
 
 
-def _out_dtype(dtype: torch.dtype) -> Tuple[torch.dtype, torch.dtype]:
+def compute_dtypes(dtype: torch.dtype) -> Tuple[torch.dtype, torch.dtype]:
     """(compute dtype, result dtype): half precision computes in float32, ints give float32."""
     if dtype == torch.float64:
         return torch.float64, torch.float64
@@ -156,7 +164,8 @@ def _out_dtype(dtype: torch.dtype) -> Tuple[torch.dtype, torch.dtype]:
     return torch.float32, torch.float32
 
 
-def _back(t: torch.Tensor, as_numpy: bool) -> ArrayLike:
+def restore_type(t: torch.Tensor, as_numpy: bool) -> ArrayLike:
+    """``t`` back as numpy when the input was numpy (see :func:`as_tensor`)."""
     if not as_numpy:
         return t
     if t.dtype == torch.bfloat16:  # numpy has no bfloat16
@@ -170,7 +179,7 @@ def _kept_columns(width: int, radius: float) -> int:
 
 
 def _views_tensor(x: torch.Tensor, radii: Sequence[float]) -> Dict[float, Tuple[torch.Tensor, torch.Tensor]]:
-    compute, result = _out_dtype(x.dtype)
+    compute, result = compute_dtypes(x.dtype)
     xc = x.to(compute)
     h, w = x.shape[-2:]
     # A pruned 2-D transform: the mask is zero outside |fx| < r, so after the real transform
@@ -209,10 +218,10 @@ def split_frequencies(images: ArrayLike, radius: float) -> Tuple[ArrayLike, Arra
         ``low + high == images`` up to float rounding. Nothing is clipped or rounded.
     """
     r = _check_radius(radius)
-    x, as_numpy = _as_tensor(images)
-    _check_shape(x)
+    x, as_numpy = as_tensor(images)
+    check_image_shape(x)
     low, high = _views_tensor(x, [r])[r]
-    return _back(low, as_numpy), _back(high, as_numpy)
+    return restore_type(low, as_numpy), restore_type(high, as_numpy)
 
 
 def frequency_views(images: ArrayLike, radii: Union[float, Iterable[float]]) -> Dict[str, ArrayLike]:
@@ -227,11 +236,27 @@ def frequency_views(images: ArrayLike, radii: Union[float, Iterable[float]]) -> 
     rs = [_check_radius(r) for r in radii]
     if not rs:
         raise ValueError("radii must name at least one radius")
-    x, as_numpy = _as_tensor(images)
-    _check_shape(x)
-    _, result = _out_dtype(x.dtype)
-    views = {"original": _back(x.to(result), as_numpy)}
+    x, as_numpy = as_tensor(images)
+    check_image_shape(x)
+    _, result = compute_dtypes(x.dtype)
+    views = {"original": restore_type(x.to(result), as_numpy)}
     for r, (low, high) in _views_tensor(x, list(dict.fromkeys(rs))).items():
-        views[view_name("low", r)] = _back(low, as_numpy)
-        views[view_name("high", r)] = _back(high, as_numpy)
+        views[view_name("low", r)] = restore_type(low, as_numpy)
+        views[view_name("high", r)] = restore_type(high, as_numpy)
     return views
+
+
+def rescale_by_max(images: torch.Tensor, peak_value: float = 1.0, eps: float = 1e-8) -> torch.Tensor:
+    """The authors' per-image rescale ``img / img.max() * peak_value`` (their code: 255).
+
+    ``images``: ``(N, ...)`` float; each image ``images[n]`` (over all its channels and
+    pixels) is divided by its own maximum, so its largest value becomes ``peak_value``;
+    negative values (LFC ringing, the zero-mean HFC) stay negative and nothing is clipped.
+    An image whose maximum is <= ``eps`` (a constant image's HFC is all zeros, and an
+    HFC's max is > 0 otherwise since it has zero mean) is returned unchanged rather than
+    divided by zero or flipped by a negative maximum. Returns a new tensor, same shape and
+    dtype.
+    """
+    peak = images.flatten(1).amax(dim=1).view(-1, *([1] * (images.dim() - 1)))
+    ok = peak > eps
+    return torch.where(ok, images / torch.where(ok, peak, torch.ones_like(peak)) * peak_value, images)

@@ -19,7 +19,7 @@ from typing import Dict, Iterable, Tuple, Union
 
 import torch
 
-from .frequency import ArrayLike, _as_tensor, _back, _check_shape, _out_dtype
+from .frequency import ArrayLike, as_tensor, restore_type, check_image_shape, compute_dtypes
 
 __all__ = ["svd_split", "svd_views", "svd_view_name", "parse_svd_view_name"]
 
@@ -57,7 +57,7 @@ def parse_svd_view_name(name: str) -> Tuple[str, int]:
 
 
 def _svd_parts(x: torch.Tensor, ks) -> Dict[int, Tuple[torch.Tensor, torch.Tensor]]:
-    compute, result = _out_dtype(x.dtype)
+    compute, result = compute_dtypes(x.dtype)
     xc = x.to(compute)
     full_rank = min(x.shape[-2:])
     factors = None  # one decomposition serves every k; none needed if k covers all
@@ -89,10 +89,10 @@ def svd_split(images: ArrayLike, k: int) -> Tuple[ArrayLike, ArrayLike]:
         clipped.
     """
     k = _check_k(k)
-    x, as_numpy = _as_tensor(images)
-    _check_shape(x)
+    x, as_numpy = as_tensor(images)
+    check_image_shape(x)
     top, tail = _svd_parts(x, [k])[k]
-    return _back(top, as_numpy), _back(tail, as_numpy)
+    return restore_type(top, as_numpy), restore_type(tail, as_numpy)
 
 
 def svd_views(images: ArrayLike, ks: Union[int, Iterable[int]]) -> Dict[str, ArrayLike]:
@@ -106,10 +106,10 @@ def svd_views(images: ArrayLike, ks: Union[int, Iterable[int]]) -> Dict[str, Arr
     ks = list(dict.fromkeys(_check_k(k) for k in ks))
     if not ks:
         raise ValueError("ks must name at least one k")
-    x, as_numpy = _as_tensor(images)
-    _check_shape(x)
+    x, as_numpy = as_tensor(images)
+    check_image_shape(x)
     views = {}
     for k, (top, tail) in _svd_parts(x, ks).items():
-        views[svd_view_name("top", k)] = _back(top, as_numpy)
-        views[svd_view_name("tail", k)] = _back(tail, as_numpy)
+        views[svd_view_name("top", k)] = restore_type(top, as_numpy)
+        views[svd_view_name("tail", k)] = restore_type(tail, as_numpy)
     return views

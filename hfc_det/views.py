@@ -10,10 +10,10 @@ from typing import Dict, Iterable, List, Tuple
 
 from .frequency import (
     ArrayLike,
-    _as_tensor,
-    _back,
-    _check_shape,
-    _out_dtype,
+    as_tensor,
+    restore_type,
+    check_image_shape,
+    compute_dtypes,
     frequency_views,
     parse_view_name,
     view_name,
@@ -92,7 +92,7 @@ def compute_views(images: ArrayLike, names: Iterable[str]) -> Dict[str, ArrayLik
     if ks:
         available.update(svd_views(images, ks))
     if "original" in names and "original" not in available:
-        x, as_numpy = _as_tensor(images)
-        _check_shape(x)
-        available["original"] = _back(x.to(_out_dtype(x.dtype)[1]), as_numpy)
+        x, as_numpy = as_tensor(images)
+        check_image_shape(x)
+        available["original"] = restore_type(x.to(compute_dtypes(x.dtype)[1]), as_numpy)
     return {name: available[canonical[name]] for name in names}

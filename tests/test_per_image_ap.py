@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from hfc_det.evaluation.per_image_ap import load_results, per_image_ap
+from hfc_det.evaluation.coco_backends import per_image_ap
+from hfc_det.evaluation.per_image_ap import load_results
 
 CATEGORY_IDS = [1, 5, 9]  # non-contiguous, as COCO's own
 

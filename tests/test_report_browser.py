@@ -27,10 +27,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     from hfc_det.visualization.report import build_report
-    from hfc_det.visualization.results import load_results
+    from hfc_det.results import load_results_folder
 
     out = make_output_folder(tmp_path_factory.mktemp("browser"))
-    build_report(load_results(out), out / "report", view="low_r8", top_k=2, thumb_size=40,
+    build_report(load_results_folder(out), out / "report", view="low_r8", top_k=2, thumb_size=40,
                  grid_radii=[4, 8], workers=1, progress=False)
     return out / "report"
 

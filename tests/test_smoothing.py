@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.signal import convolve2d
 from torch import nn
 
-from hfc_det.classification.smoothing import first_conv, smooth_first_layer, smooth_kernels
+from hfc_det.smoothing import first_conv, smooth_first_layer, smooth_kernels
 
 
 def scipy_smooth(weight: np.ndarray, rho: float) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 import scipy.fft
 from PIL import Image
 
-from hfc_det.visualization import display, spectrum
+from hfc_det import display
+from hfc_det.visualization import spectrum
 from hfc_det.atomic import write_json_atomic
 
 
@@ -139,7 +140,7 @@ from pathlib import Path  # noqa: E402
 from report_fixture import AP_TABLE, VARIANTS, detections_for, expected_diffs, make_output_folder  # noqa: E402
 
 from hfc_det.visualization import plots  # noqa: E402
-from hfc_det.visualization.results import ResultsError, load_results  # noqa: E402
+from hfc_det.results import ResultsError, load_results_folder  # noqa: E402
 from hfc_det.visualization.thumbnails import make_thumbnail  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,7 +157,7 @@ def built_report(output_folder):
     """One full report build shared by the tests that only read its outputs."""
     from hfc_det.visualization.report import build_report
 
-    results = load_results(output_folder)
+    results = load_results_folder(output_folder)
     report_dir = output_folder / "report"
     report = build_report(results, report_dir, view="low_r8", top_k=3, score_thresh=0.5,
                           thumb_size=40, workers=1, progress=False)
@@ -164,7 +165,7 @@ def built_report(output_folder):
 
 
 def test_load_results_reads_nan_and_empty_cells(output_folder):
-    r = load_results(output_folder)
+    r = load_results_folder(output_folder)
     assert r.views == ["original", "low_r8", "high_r8"]
     assert r.image_ids.tolist() == list(AP_TABLE)
     for view_idx, view in enumerate(r.views):
@@ -176,7 +177,7 @@ def test_load_results_reads_nan_and_empty_cells(output_folder):
 
 @pytest.mark.parametrize("view, column", [("low_r8", 1), ("high_r8", 2)])  # CSV file / fallback
 def test_gain_loss_order_matches_the_table(output_folder, view, column):
-    r = load_results(output_folder)
+    r = load_results_folder(output_folder)
     diffs = expected_diffs(column)
     got = r.gain_loss(view)
     assert [row.image_id for row in got] == sorted(diffs, key=lambda i: -diffs[i])
@@ -199,23 +200,23 @@ def test_gain_loss_csv_difference_column_names(tmp_path, header):
     (tmp_path / "gain_loss").mkdir()
     (tmp_path / "gain_loss" / "low_r4.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "per_image_ap.csv").write_text("image_id,ap_original,ap_low_r4\n1,0.5,0.5\n")
-    rows = load_results(tmp_path).gain_loss("low_r4")
+    rows = load_results_folder(tmp_path).gain_loss("low_r4")
     assert [(r.image_id, r.diff) for r in rows] == [(2, 0.5), (1, 0.0), (3, -0.25)]
 
 
 def test_load_results_errors_are_one_line(tmp_path):
     with pytest.raises(ResultsError, match="does not exist"):
-        load_results(tmp_path / "nope")
+        load_results_folder(tmp_path / "nope")
     with pytest.raises(ResultsError, match="per_image_ap.csv is missing"):
-        load_results(tmp_path)
+        load_results_folder(tmp_path)
     (tmp_path / "per_image_ap.csv").write_text("image_id,ap_original\n1,zero\n")
     with pytest.raises(ResultsError, match="line 2"):
-        load_results(tmp_path)
+        load_results_folder(tmp_path)
 
 
 def test_results_without_summary_fall_back_to_csv(tmp_path):
     (tmp_path / "per_image_ap.csv").write_text("image_id,file_name,ap_original,ap_low_r4\n1,a.jpg,0.5,0.75\n2,b.jpg,,0.1\n")
-    r = load_results(tmp_path)
+    r = load_results_folder(tmp_path)
     assert r.views == ["original", "low_r4"] and r.radii == [4.0] and r.variants == {}
     assert r.per_image_counts("low_r4") == {"gain": 1, "loss": 0, "tie": 0, "undefined": 1}
     assert r.coco is None and r.class_names() == {}
@@ -223,7 +224,7 @@ def test_results_without_summary_fall_back_to_csv(tmp_path):
 
 def test_relative_dataset_paths_resolve_against_the_folder(tmp_path):
     out = make_output_folder(tmp_path, relative_paths=True)
-    r = load_results(out)
+    r = load_results_folder(out)
     assert r.image_path(3, "img_003.png").is_file()
     assert r.class_names() == {3: "square", 7: "disk"}
 
@@ -337,7 +338,7 @@ def test_missing_image_is_left_out_with_a_reason(tmp_path):
 
     out = make_output_folder(tmp_path)
     (tmp_path / "images" / "img_002.png").unlink()  # the largest loss
-    report = build_report(load_results(out), out / "report", top_k=1, workers=1, progress=False,
+    report = build_report(load_results_folder(out), out / "report", top_k=1, workers=1, progress=False,
                           grid_radii=[4])
     assert report["galleries"]["loss"] == []
     assert report["gallery_skipped"][0]["image_id"] == 2

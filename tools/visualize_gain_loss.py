@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hfc_det.visualization.display import HFC_SCALINGS  # noqa: E402
+from hfc_det.display import HFC_SCALINGS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from hfc_det.visualization.report import build_report
-    from hfc_det.visualization.results import ResultsError, load_results
+    from hfc_det.results import ResultsError, load_results_folder
 
     start = time.perf_counter()
     try:
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
             raise ValueError(f"--workers must be >= 1, got {args.workers}")
         if args.grid_radii and min(args.grid_radii) <= 0:
             raise ValueError(f"--grid-radii must be > 0, got {args.grid_radii}")
-        results = load_results(args.output_dir)
+        results = load_results_folder(args.output_dir)
         report_dir = Path(args.report_dir) if args.report_dir else results.output_dir / "report"
         report = build_report(
             results, report_dir, view=args.view, top_k=args.top, score_thresh=args.score_thresh,

@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 
 from hfc_det.classification.kernel_pictures import save_kernel_figure
-from hfc_det.classification.smoothing import first_conv, smooth_kernels
+from hfc_det.smoothing import first_conv, smooth_kernels
 from hfc_det.classification.tool_support import (
     UserError,
     add_smoothed_models_arguments,

@@ -16,7 +16,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..frequency import frequency_views, max_radius, split_frequencies
+from ..frequency import frequency_views, max_radius, rescale_by_max, split_frequencies
 
 __all__ = [
     "DatasetInfo",
@@ -150,22 +150,6 @@ def shuffle_labels(labels: torch.Tensor, seed: int = 0) -> Tuple[torch.Tensor, t
     gen = torch.Generator().manual_seed(int(seed))
     perm = torch.randperm(len(labels), generator=gen)
     return labels[perm], perm
-
-
-def rescale_by_max(images: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """The authors' per-image rescale ``img / img.max() * 255``, on this project's [0, 1] scale.
-
-    Each image (over all its channels and pixels) is divided by its own maximum, so its
-    largest value becomes 1; negative values (LFC ringing, the zero-mean HFC) stay
-    negative and nothing is clipped. An image whose maximum is <= ``eps`` (a constant
-    image's HFC is all zeros, and an HFC's max is > 0 otherwise since it has zero mean)
-    is returned unchanged rather than divided by zero or flipped by a negative maximum.
-
-    ``images``: ``(N, C, H, W)`` float; returns a new tensor of the same shape and dtype.
-    """
-    peak = images.flatten(1).amax(dim=1).view(-1, *([1] * (images.dim() - 1)))
-    scale = torch.where(peak > eps, 1.0 / peak.clamp(min=eps), torch.ones_like(peak))
-    return images * scale
 
 
 def check_radius_for_size(radius: float, size: int, what: str = "radius") -> float:

@@ -21,7 +21,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hfc_det.atomic import save_figure_atomic
-from hfc_det.visualization.display import scale_hfc_for_display
+from hfc_det.display import scale_hfc_for_display
 
 __all__ = ["kernel_tiles", "kernel_roughness", "save_kernel_figure"]
 

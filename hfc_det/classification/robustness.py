@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .attacks import fgsm, pgd
-from .smoothing import smooth_first_layer
+from ..smoothing import smooth_first_layer
 
 __all__ = [
     "PAPER_TABLE2",

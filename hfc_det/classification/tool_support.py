@@ -14,7 +14,7 @@ from torch import nn
 
 from .checkpoint import load_checkpoint
 from .data import DatasetNotFoundError, dataset_info, load_dataset
-from .smoothing import first_conv
+from ..smoothing import first_conv
 
 __all__ = [
     "UserError",

@@ -1,15 +1,20 @@
-"""Detectron2-facing data: dataset registration and the frequency-view mapper."""
-import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+"""Data: the synthetic shapes generator (:mod:`.shapes`, no detectron2) and the
+detectron2-facing dataset registration and frequency-view mapper.
 
-from .datasets import dataset_name_for_json, register_coco_json, resolve_dataset
-from .mapper import FrequencyDatasetMapper, model_inputs, resize_views, scale_high_frequency
+Names are imported on first use (PEP 562), so ``hfc_det.data.shapes`` loads without
+detectron2; ``datasets`` and ``mapper`` import it (after :mod:`hfc_det.compat`).
+"""
+from hfc_det.lazy import lazy_exports
 
-__all__ = [
-    "register_coco_json",
-    "resolve_dataset",
-    "dataset_name_for_json",
-    "FrequencyDatasetMapper",
-    "model_inputs",
-    "resize_views",
-    "scale_high_frequency",
-]
+_EXPORTS = {
+    "register_coco_json": ".datasets",
+    "resolve_dataset": ".datasets",
+    "dataset_name_for_json": ".datasets",
+    "FrequencyDatasetMapper": ".mapper",
+    "model_inputs": ".mapper",
+    "resize_views": ".mapper",
+    "scale_high_frequency": ".mapper",
+}
+__all__ = list(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -31,7 +31,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, views_from_cfg
-from hfc_det.frequency import frequency_views, parse_view_name
+from hfc_det.frequency import frequency_views, parse_view_name, rescale_by_max
 
 __all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs"]
 
@@ -50,8 +50,7 @@ def scale_high_frequency(view: torch.Tensor, scaling: str) -> torch.Tensor:
     if scaling == "none":
         return view
     if scaling == "max":
-        top = view.max()
-        return view / top * 255.0 if top > 0 else view
+        return rescale_by_max(view[None], peak_value=255.0, eps=0.0)[0]
     if scaling == "minmax":
         lo, hi = view.min(), view.max()
         return (view - lo) / (hi - lo) * 255.0 if hi > lo else torch.zeros_like(view)

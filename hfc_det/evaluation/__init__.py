@@ -1,37 +1,32 @@
 """Evaluation: per-image AP from one COCOeval pass (pycocotools or faster-coco-eval), the
 frequency-views evaluator, the gain/loss comparison, the output contract, the resumable
-detection store and the evaluation run behind ``tools/eval_lfc.py``."""
-import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+detection store and the evaluation run behind ``tools/eval_lfc.py``.
 
-from .coco_backends import COCO_BACKENDS, evaluate_boxes
-from .evaluator import (
-    COCO_METRICS,
-    OUTCOMES,
-    FrequencyViewsEvaluator,
-    ViewsEvaluation,
-    compare_to_original,
-    evaluate_detections,
-)
-from .outputs import format_table, write_outputs
-from .per_image_ap import load_results, per_image_ap, per_image_ap_from_eval
-from .store import DetectionStore, OutputMismatchError, prepare_output, run_fingerprint
+Names are imported on first use (PEP 562), so ``hfc_det.evaluation.per_image_ap``,
+``coco_backends`` and ``store`` load without detectron2; ``evaluator``, ``outputs`` and
+``run`` import it (after :mod:`hfc_det.compat`) when one of their names is asked for.
+"""
+from hfc_det.lazy import lazy_exports
 
-__all__ = [
-    "per_image_ap",
-    "per_image_ap_from_eval",
-    "load_results",
-    "FrequencyViewsEvaluator",
-    "ViewsEvaluation",
-    "evaluate_detections",
-    "compare_to_original",
-    "write_outputs",
-    "format_table",
-    "COCO_METRICS",
-    "OUTCOMES",
-    "COCO_BACKENDS",
-    "evaluate_boxes",
-    "DetectionStore",
-    "OutputMismatchError",
-    "prepare_output",
-    "run_fingerprint",
-]
+_EXPORTS = {
+    "per_image_ap": ".coco_backends",
+    "evaluate_boxes": ".coco_backends",
+    "COCO_BACKENDS": ".coco_backends",
+    "per_image_ap_from_eval": ".per_image_ap",
+    "load_results": ".per_image_ap",
+    "FrequencyViewsEvaluator": ".evaluator",
+    "ViewsEvaluation": ".evaluator",
+    "evaluate_detections": ".evaluator",
+    "compare_to_original": ".evaluator",
+    "COCO_METRICS": ".evaluator",
+    "OUTCOMES": ".evaluator",
+    "write_outputs": ".outputs",
+    "format_table": ".outputs",
+    "DetectionStore": ".store",
+    "OutputMismatchError": ".store",
+    "prepare_output": ".store",
+    "run_fingerprint": ".store",
+}
+__all__ = list(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,14 +18,14 @@ import contextlib
 import copy
 import io
 import math
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 from pycocotools.coco import COCO
 
-from .per_image_ap import LeanCOCOeval, per_image_ap_from_eval
+from .per_image_ap import keep_area_all, per_image_ap_from_eval, silent_cocoeval
 
-__all__ = ["COCO_BACKENDS", "check_backend", "evaluate_boxes", "per_image_ap_faster"]
+__all__ = ["COCO_BACKENDS", "check_backend", "evaluate_boxes", "per_image_ap"]
 
 COCO_BACKENDS = ("pycocotools", "faster-coco-eval")
 
@@ -41,11 +41,11 @@ def check_backend(backend: str) -> None:
             raise ValueError("COCO backend faster-coco-eval is not installed: pip install faster-coco-eval") from None
 
 
-def _pycocotools(coco_gt: COCO, coco_dt: COCO, img_ids) -> Tuple[np.ndarray, Dict[int, float]]:
-    coco_eval = LeanCOCOeval(coco_gt, coco_dt, "bbox")
-    coco_eval.params.imgIds = list(img_ids)
+def _pycocotools(coco_gt: COCO, coco_dt: COCO, img_ids, with_stats: bool = True, iou_type: str = "bbox"):
+    coco_eval = silent_cocoeval(coco_gt, coco_dt, img_ids, iou_type, all_area_only=not with_stats)
+    if not with_stats:
+        return None, per_image_ap_from_eval(coco_eval)
     with contextlib.redirect_stdout(io.StringIO()):
-        coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
     return np.asarray(coco_eval.stats, dtype=np.float64), per_image_ap_from_eval(coco_eval)
@@ -58,8 +58,7 @@ def _faster_coco_eval(coco_gt: COCO, coco_dt: COCO, img_ids, with_stats: bool = 
     coco_eval = COCOeval_faster(coco_gt, coco_dt, "bbox", separate_eval=True, print_function=lambda *a: None)
     coco_eval.params.imgIds = list(img_ids)
     if not with_stats:  # the per-image AP needs the area "all" only: a quarter of the work
-        k = coco_eval.params.areaRngLbl.index("all")
-        coco_eval.params.areaRng, coco_eval.params.areaRngLbl = [coco_eval.params.areaRng[k]], ["all"]
+        keep_area_all(coco_eval.params)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_eval.evaluate()
         if with_stats:
@@ -82,12 +81,6 @@ def _faster_coco_eval(coco_gt: COCO, coco_dt: COCO, img_ids, with_stats: bool = 
     return stats, per_image
 
 
-def per_image_ap_faster(coco_gt: COCO, coco_dt: COCO, img_ids: Iterable[int]) -> Dict[int, float]:
-    """:func:`~hfc_det.evaluation.per_image_ap.per_image_ap` with faster-coco-eval's C++ passes."""
-    check_backend("faster-coco-eval")
-    return _faster_coco_eval(coco_gt, coco_dt, sorted(int(i) for i in img_ids), with_stats=False)[1]
-
-
 def evaluate_boxes(coco_gt: COCO, coco_dt: COCO, img_ids: Iterable[int],
                    backend: str = "pycocotools") -> Tuple[np.ndarray, Dict[int, float]]:
     """One box evaluation of ``coco_dt`` over ``img_ids``.
@@ -95,8 +88,34 @@ def evaluate_boxes(coco_gt: COCO, coco_dt: COCO, img_ids: Iterable[int],
     Returns ``(stats, per_image)``: COCOeval's 12 summary numbers (in [0, 1], -1 where
     undefined) and ``{image_id: AP}`` (NaN where undefined).
     """
+    return _run(backend, coco_gt, coco_dt, img_ids, with_stats=True)
+
+
+def per_image_ap(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]] = None,
+                 iou_type: str = "bbox", backend: str = "pycocotools") -> Dict[int, float]:
+    """``{image_id: AP}``: what per-image COCOeval gives as ``stats[0]``, from one pass.
+
+    Args:
+        coco_gt: ground truth (pycocotools ``COCO``).
+        coco_dt: results, e.g. ``coco_gt.loadRes(detections)``.
+        img_ids: images to evaluate (default: all images of ``coco_gt``).
+        iou_type: ``"bbox"`` or ``"segm"`` (pycocotools only).
+        backend: ``"pycocotools"``, or ``"faster-coco-eval"`` (C++, boxes only, same numbers).
+
+    Returns:
+        AP in [0, 1] for every evaluated image; NaN where COCOeval would give -1 (no
+        non-ignored ground truth in the image).
+    """
+    return _run(backend, coco_gt, coco_dt, img_ids, with_stats=False, iou_type=iou_type)[1]
+
+
+def _run(backend: str, coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]],
+         with_stats: bool, iou_type: str = "bbox"):
+    """The one backend dispatch: ``(stats or None, {image_id: AP})``."""
     check_backend(backend)
-    img_ids = sorted(int(i) for i in img_ids)
+    img_ids = sorted(int(i) for i in (coco_gt.getImgIds() if img_ids is None else img_ids))
     if backend == "faster-coco-eval":
-        return _faster_coco_eval(coco_gt, coco_dt, img_ids)
-    return _pycocotools(coco_gt, coco_dt, img_ids)
+        if iou_type != "bbox":
+            raise ValueError(f"the {backend} backend is wired for boxes only, not {iou_type!r}")
+        return _faster_coco_eval(coco_gt, coco_dt, img_ids, with_stats)
+    return _pycocotools(coco_gt, coco_dt, img_ids, with_stats, iou_type)

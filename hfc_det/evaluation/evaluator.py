@@ -21,7 +21,6 @@ import contextlib
 import copy
 import io
 import logging
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
@@ -38,6 +37,7 @@ from detectron2.utils.file_io import PathManager
 
 from .coco_backends import COCO_BACKENDS, check_backend, evaluate_boxes
 from .per_image_ap import load_results
+from ..results import COCO_METRICS, OUTCOMES, outcome
 
 __all__ = [
     "FrequencyViewsEvaluator",
@@ -55,9 +55,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The COCOeval.stats entries detectron2 reports for boxes, in its names (0-100 units).
-COCO_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
-#: Per-image outcomes of a filtered view against the original.
-OUTCOMES = ("gain", "loss", "tie", "undefined")
 
 
 def instances_to_array(instances, contiguous_to_dataset_id: Optional[Mapping[int, int]] = None) -> np.ndarray:
@@ -86,18 +83,10 @@ def array_to_coco_results(image_id: int, dets: np.ndarray) -> List[dict]:
     ]
 
 
-def _outcome(ap_view: float, ap_original: float) -> str:
-    if math.isnan(ap_view) or math.isnan(ap_original):
-        return "undefined"
-    if ap_view > ap_original:
-        return "gain"
-    return "loss" if ap_view < ap_original else "tie"
-
-
 def compare_to_original(per_image: Mapping[str, Mapping[int, float]], view: str) -> Dict[int, str]:
     """``{image_id: "gain" | "loss" | "tie" | "undefined"}`` of ``view`` against ``"original"``."""
     original = per_image["original"]
-    return {i: _outcome(ap, original[i]) for i, ap in per_image[view].items()}
+    return {i: outcome(ap, original[i]) for i, ap in per_image[view].items()}
 
 
 def results_array(detections: Mapping[int, np.ndarray], image_ids: Sequence[int]) -> np.ndarray:

@@ -7,6 +7,10 @@ at 10 IoU thresholds x 101 recall points. ``evaluate()`` already leaves one reco
 (category, area, image) in ``evalImgs``, and a per-image run sees exactly those records,
 so :func:`per_image_ap_from_eval` replays ``COCOeval.accumulate`` on them, one record at a
 time as a per-image run would, vectorised over all records at once.
+
+This module is pycocotools' side only; the backend choice (pycocotools or
+faster-coco-eval) and the public ``per_image_ap(..., backend=)`` live in
+:mod:`hfc_det.evaluation.coco_backends`, which imports this module (never the reverse).
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-__all__ = ["per_image_ap", "per_image_ap_from_eval", "silent_cocoeval", "load_results", "LeanCOCOeval"]
+__all__ = ["per_image_ap_from_eval", "silent_cocoeval", "keep_area_all", "load_results", "LeanCOCOeval"]
 
 # Records per vectorised block: bounds memory to about 40 MB per array at 100 detections.
 _BLOCK = 4096
@@ -72,6 +76,14 @@ class LeanCOCOeval(COCOeval):
         return e
 
 
+def keep_area_all(params) -> None:
+    """Restrict COCOeval ``params`` (pycocotools' or faster-coco-eval's) to the area range
+    "all": what a per-image AP reads, a quarter of the work; that range's records are the
+    same as in a full evaluation."""
+    k = params.areaRngLbl.index("all")
+    params.areaRng, params.areaRngLbl = [params.areaRng[k]], ["all"]
+
+
 def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]] = None,
                     iou_type: str = "bbox", all_area_only: bool = False) -> COCOeval:
     """A ``COCOeval`` that has run ``evaluate()``, with pycocotools' printing silenced.
@@ -83,36 +95,10 @@ def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int
     if img_ids is not None:
         coco_eval.params.imgIds = sorted(set(int(i) for i in img_ids))
     if all_area_only:
-        p = coco_eval.params
-        k = p.areaRngLbl.index("all")
-        p.areaRng, p.areaRngLbl = [p.areaRng[k]], ["all"]
+        keep_area_all(coco_eval.params)
     with contextlib.redirect_stdout(io.StringIO()):
         coco_eval.evaluate()
     return coco_eval
-
-
-def per_image_ap(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int]] = None,
-                 iou_type: str = "bbox", backend: str = "pycocotools") -> Dict[int, float]:
-    """``{image_id: AP}``: what per-image COCOeval gives as ``stats[0]``, from one pass.
-
-    Args:
-        coco_gt: ground truth (pycocotools ``COCO``).
-        coco_dt: results, e.g. ``coco_gt.loadRes(detections)``.
-        img_ids: images to evaluate (default: all images of ``coco_gt``).
-        backend: ``"pycocotools"``, or ``"faster-coco-eval"`` (C++, boxes only, same numbers).
-
-    Returns:
-        AP in [0, 1] for every evaluated image; NaN where COCOeval would give -1 (no
-        non-ignored ground truth in the image).
-    """
-    if backend != "pycocotools":
-        from .coco_backends import check_backend, per_image_ap_faster
-
-        check_backend(backend)
-        if iou_type != "bbox":
-            raise ValueError(f"the {backend} backend is wired for boxes only, not {iou_type!r}")
-        return per_image_ap_faster(coco_gt, coco_dt, coco_gt.getImgIds() if img_ids is None else img_ids)
-    return per_image_ap_from_eval(silent_cocoeval(coco_gt, coco_dt, img_ids, iou_type, all_area_only=True))
 
 
 def _records(coco_eval: COCOeval, area: str, max_det: int) -> Tuple[List[int], List[dict], np.ndarray]:

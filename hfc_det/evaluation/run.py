@@ -80,7 +80,7 @@ def build_eval_model(cfg) -> torch.nn.Module:
         logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model (seed %d)", init_seed(cfg))
     rho = float(cfg.HFC.SMOOTH_RHO)
     if rho > 0:
-        from hfc_det.classification.smoothing import first_conv, smooth_first_layer
+        from hfc_det.smoothing import first_conv, smooth_first_layer
 
         model = smooth_first_layer(model, rho)
         logger.info("smoothed the first convolution (%s) with rho %g", first_conv(model)[0], rho)

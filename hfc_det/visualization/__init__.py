@@ -5,7 +5,7 @@ Modules: :mod:`.display` (float views -> uint8 pictures with stated scalings),
 outputs). The gallery modules that draw detections import detectron2 themselves; importing
 this package does not.
 """
-from .display import HFC_SCALINGS, clip_for_display, scale_hfc_for_display, split_views_hwc
+from ..display import HFC_SCALINGS, clip_for_display, scale_hfc_for_display, split_views_hwc
 from .spectrum import log_spectrum, save_frequency_grid
 
 __all__ = [

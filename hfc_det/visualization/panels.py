@@ -22,7 +22,7 @@ from detectron2.utils.visualizer import Visualizer
 from hfc_det.frequency import parse_view_name, view_name
 
 from ..atomic import save_figure_atomic
-from .display import hfc_scaling_label, split_views_hwc, view_for_display
+from ..display import hfc_scaling_label, split_views_hwc, view_for_display
 
 __all__ = ["GT_COLOR", "PRED_COLOR", "draw_boxes", "panel_views", "save_gain_loss_panel", "format_ap"]
 

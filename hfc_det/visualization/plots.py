@@ -13,11 +13,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..atomic import save_figure_atomic
-from .results import EvalResults
+from ..results import COCO_METRICS, EvalResults
 
 __all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "OVERALL_METRICS"]
 
-OVERALL_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+OVERALL_METRICS = COCO_METRICS
 
 
 def plot_ap_difference_histogram(results: EvalResults, path: Path, bins: int = 41) -> Dict[str, Any]:

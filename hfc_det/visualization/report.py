@@ -22,10 +22,10 @@ from typing import Any, Dict, List, Optional, Sequence
 from hfc_det.frequency import parse_view_name
 
 from ..atomic import write_json_atomic, write_text_atomic
-from .display import HFC_SCALINGS
+from ..display import HFC_SCALINGS
 from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_overall_ap
 from .report_html import render_index
-from .results import EvalResults, GainLossRow, ResultsError
+from ..results import EvalResults, GainLossRow, ResultsError
 from .spectrum import save_frequency_grid
 from .parallel import available_cpus, parallel_map
 from .thumbnails import count_statuses, make_thumbnails
@@ -108,7 +108,7 @@ def build_report(
         view: the view whose gains and losses the galleries show (default :func:`default_view`).
         top_k: images per gallery (largest gains; largest losses).
         score_thresh: predictions below this score are not drawn (pictures only).
-        hfc_scaling: HFC display scaling (:data:`~hfc_det.visualization.display.HFC_SCALINGS`).
+        hfc_scaling: HFC display scaling (:data:`~hfc_det.display.HFC_SCALINGS`).
         thumb_size: longer side of the table thumbnails, pixels.
         grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
         workers: processes for thumbnails and panels (default: available CPUs).

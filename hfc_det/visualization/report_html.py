@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any, Iterable, List, Mapping
 
-from .results import EvalResults
+from ..results import COCO_METRICS, EvalResults, outcome
 
 __all__ = ["render_index"]
 
@@ -100,9 +100,6 @@ _JS = r"""
 })();
 """
 
-_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
-
-
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -115,20 +112,14 @@ def _num(value: Any, fmt: str = "{:.1f}") -> str:
     return "" if math.isnan(v) else fmt.format(v)
 
 
-def _outcome(diff: float) -> str:
-    if math.isnan(diff):
-        return "undefined"
-    return "gain" if diff > 0 else "loss" if diff < 0 else "tie"
-
-
 def _summary_table(results: EvalResults, report: Mapping[str, Any]) -> str:
-    head = "".join(f"<th>{m}</th>" for m in _METRICS)
+    head = "".join(f"<th>{m}</th>" for m in COCO_METRICS)
     head += "<th>gain</th><th>loss</th><th>tie</th><th>undefined</th>"
     rows = []
     for view in results.views:
         metrics = report["variants"].get(view, {})
         counts = report["per_image_counts"].get(view)
-        cells = "".join(f"<td>{_num(metrics.get(m))}</td>" for m in _METRICS)
+        cells = "".join(f"<td>{_num(metrics.get(m))}</td>" for m in COCO_METRICS)
         cells += "".join(f"<td>{counts[k]}</td>" if counts else "<td></td>" for k in ("gain", "loss", "tie", "undefined"))
         rows.append(f'<tr><td class="text">{_e(view)}</td>{cells}</tr>')
     return (f'<table id="summary"><thead><tr><th class="text">view</th>{head}</tr></thead>'
@@ -192,11 +183,11 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
             cells.append(f'<td data-value="{"" if math.isnan(a) else repr(a)}">{_num(a, "{:.3f}")}</td>')
         for v in diff_views:
             d = float(diffs[v][i])
-            cells.append(f'<td class="{_outcome(d)}" data-value="{"" if math.isnan(d) else repr(d)}">'
+            cells.append(f'<td class="{outcome(d, 0.0)}" data-value="{"" if math.isnan(d) else repr(d)}">'
                          f'{_num(d, "{:+.3f}")}</td>')
-        outcome = _outcome(float(diffs[view][i]))
+        kind = outcome(float(diffs[view][i]), 0.0)
         search = f"{image_id} {name}".lower()
-        body.append(f'<tr data-image-id="{image_id}" data-outcome="{outcome}" data-search="{_e(search)}">'
+        body.append(f'<tr data-image-id="{image_id}" data-outcome="{kind}" data-search="{_e(search)}">'
                     f'{"".join(cells)}</tr>')
     controls = (
         '<div class="controls"><label>filter <input id="filter-text" type="search" '

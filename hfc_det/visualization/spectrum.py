@@ -15,7 +15,7 @@ from matplotlib.patches import Circle
 from hfc_det.frequency import max_radius, view_name
 
 from ..atomic import save_figure_atomic
-from .display import (
+from ..display import (
     as_float_hwc,
     clip_for_display,
     hfc_scaling_label,
@@ -90,7 +90,7 @@ def save_frequency_grid(
             atomically.
         title: optional figure title.
         hfc_scaling: HFC display scaling, ``"symmetric"`` or ``"minmax"``
-            (see :mod:`hfc_det.visualization.display`); the HFC column title states it.
+            (see :mod:`hfc_det.display`); the HFC column title states it.
 
     Returns:
         A JSON-able dict of what was drawn: the path, shape, radii, columns, the scalings and

@@ -1,4 +1,7 @@
-"""Read an ``eval_lfc.py`` output folder: the numbers every picture and the report show.
+"""Results of a frequency-views evaluation, without detectron2: the COCO metric names,
+the per-image gain/loss rule, and the reading of an ``eval_lfc.py`` output folder (the
+numbers every picture and the report show). :mod:`hfc_det.evaluation` (which writes the
+folder) and :mod:`hfc_det.visualization` (which reads it) both import this module.
 
 The folder contract (written by :mod:`tools/eval_lfc.py`)::
 
@@ -27,7 +30,24 @@ import numpy as np
 
 from hfc_det.frequency import parse_view_name
 
-__all__ = ["EvalResults", "ResultsError", "load_results", "GainLossRow"]
+__all__ = ["COCO_METRICS", "OUTCOMES", "outcome", "EvalResults", "ResultsError", "load_results_folder",
+           "GainLossRow"]
+
+#: COCOeval's first six summary numbers, in its order (``stats[0:6]``), COCO's 0-100 units.
+COCO_METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+#: Per-image outcomes of a filtered view against the original.
+OUTCOMES = ("gain", "loss", "tie", "undefined")
+
+
+def outcome(ap_view: float, ap_original: float) -> str:
+    """The gain/loss rule: ``"gain"`` when the view's per-image AP is higher than the
+    original's, ``"loss"`` when lower, ``"tie"`` when equal, ``"undefined"`` when either is
+    NaN (no ground truth and no detections: COCOeval gives -1)."""
+    if math.isnan(ap_view) or math.isnan(ap_original):
+        return "undefined"
+    if ap_view > ap_original:
+        return "gain"
+    return "loss" if ap_view < ap_original else "tie"
 
 
 class ResultsError(ValueError):
@@ -203,7 +223,7 @@ class EvalResults:
         return self.coco.loadAnns(self.coco.getAnnIds(imgIds=[image_id], iscrowd=None))
 
 
-def load_results(output_dir) -> EvalResults:
+def load_results_folder(output_dir) -> EvalResults:
     """Read ``summary.json`` (optional) and ``per_image_ap.csv`` (required) of a folder."""
     out = Path(output_dir)
     if not out.is_dir():
