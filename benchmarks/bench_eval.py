@@ -29,7 +29,7 @@ import hfc_det.compat  # noqa: E402,F401
 from detectron2.data import DatasetCatalog  # noqa: E402
 
 from coco_fixture import make_coco_fixture  # noqa: E402
-from hfc_det.config import get_hfc_cfg, views_from_cfg  # noqa: E402
+from hfc_det.config import get_cfg, views_from_cfg  # noqa: E402
 from hfc_det.data import FrequencyDatasetMapper, register_coco_json  # noqa: E402
 from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator  # noqa: E402
 from hfc_det.evaluation.run import build_eval_model, run_views_inference  # noqa: E402
@@ -72,8 +72,8 @@ def main() -> None:
         dicts = [photos[k % len(photos)] for k in range(n)]
         common = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device, "INPUT.MIN_SIZE_TEST", str(args.min_size),
                   "HFC.RADII", f"[{args.radius}]"]
-        cfg_orig = get_hfc_cfg("retinanet_R50_FPN", common + ["HFC.VIEWS", "['original']"])
-        cfg_all = get_hfc_cfg("retinanet_R50_FPN", common)
+        cfg_orig = get_cfg("retinanet_R50_FPN", common + ["HFC.VIEWS", "['original']"])
+        cfg_all = get_cfg("retinanet_R50_FPN", common)
         model = build_eval_model(cfg_all)
         print(f"{n} images, device {args.device}, test size {args.min_size}, threads {torch.get_num_threads()}")
         t_orig = timed_run(cfg_orig, name, dicts, model, sync)

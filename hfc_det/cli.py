@@ -1,9 +1,75 @@
-"""Small command-line helpers shared by the tools."""
+"""Small command-line helpers shared by the tools: the one error-exit convention
+(:func:`exit_on_user_error`), the one device policy (:func:`resolve_device`), options.
+
+Imports neither detectron2 nor the classification package (torch only when a device is
+resolved), so every tool can use it.
+"""
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
+from typing import Any, Callable, Iterable, Optional, Tuple
 
-__all__ = ["is_number", "take_leading_numbers"]
+__all__ = ["UserError", "USER_ERRORS", "exit_on_user_error", "resolve_device", "drop_options", "is_number",
+           "take_leading_numbers"]
+
+
+class UserError(ValueError):
+    """A mistake in the command line or its inputs: reported in one line, no traceback."""
+
+
+#: What a tool reports in one line: bad values (ValueError, UserError and the one-line
+#: errors of the package derive from it) and files that cannot be read or written.
+USER_ERRORS = (ValueError, OSError)
+
+
+def exit_on_user_error(main: Optional[Callable[..., Any]] = None, *, also: Tuple[type, ...] = ()):
+    """Wrap a tool's ``main`` so expected errors (:data:`USER_ERRORS` and ``also``) become
+    ``error: ...`` on stderr and exit 1, and Ctrl-C ``error: interrupted``; anything else
+    keeps its traceback (a bug). Use as ``@exit_on_user_error`` or
+    ``@exit_on_user_error(also=(SomeError,))``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except USER_ERRORS + tuple(also) as exc:
+                sys.exit(f"error: {exc}")
+            except KeyboardInterrupt:
+                sys.exit("error: interrupted")
+
+        return wrapper
+
+    return decorate(main) if main is not None else decorate
+
+
+def resolve_device(name: Optional[str]):
+    """The one CUDA policy. ``None``/``"auto"``: CUDA when torch sees a device, else CPU;
+    a named device as is, except cuda without a CUDA device, which is refused with a
+    one-line :class:`UserError` (never a silent fall-back). Returns a ``torch.device``."""
+    import torch
+
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise UserError(f"bad --device {name!r}: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available")
+    return device
+
+
+def drop_options(parser: argparse.ArgumentParser, dests: Iterable[str]) -> None:
+    """Remove options (by ``dest``) that a borrowed parser adds but the tool does not use,
+    e.g. detectron2's ``--resume``/``--eval-only`` in an evaluation-only tool, so that
+    ``--help`` lists no option that does nothing (and giving one is an error)."""
+    dests = set(dests)
+    for action in [a for a in parser._actions if a.dest in dests]:
+        # argparse's own way of removing an option (what conflict_handler="resolve" does)
+        parser._handle_conflict_resolve(None, [(s, action) for s in list(action.option_strings)])
 
 
 def is_number(token: str) -> bool:

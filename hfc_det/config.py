@@ -1,26 +1,34 @@
-"""This project's config keys (``cfg.HFC.*``) and the config-file lookup of its tools.
+"""The one detection config entry: this project's keys (``cfg.HFC.*``, ``cfg.SHAPES.*``),
+:func:`get_cfg` (detectron2's defaults + those keys + a yaml + ``KEY VALUE`` overrides, with
+one-line errors) and the config-file lookup of the tools.
 
-Follows detectron2's project convention: call :func:`add_hfc_config` on a fresh
-``get_cfg()`` before merging a yaml that sets ``HFC`` keys.
+Follows detectron2's project convention (``add_<x>_config`` on a fresh config before
+merging a yaml); every tool and the trainer build their config through :func:`get_cfg`,
+so a config that trains (with ``SHAPES`` keys) is one that evaluates.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from detectron2.config import CfgNode as CN
-from detectron2.config import get_cfg
+from detectron2.config import get_cfg as detectron2_default_cfg
+
+from hfc_det.data.shapes import ShapesSpec
 
 __all__ = [
     "add_hfc_config",
+    "add_shapes_config",
+    "get_cfg",
+    "check_device",
+    "num_classes",
     "FILTER_STAGES",
     "HFC_SCALINGS",
     "VIEW_KINDS",
     "CONFIG_DIR",
     "available_configs",
     "resolve_config_file",
-    "get_hfc_cfg",
     "views_from_cfg",
 ]
 
@@ -36,7 +44,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
 def add_hfc_config(cfg: CN) -> CN:
-    """Add the ``cfg.HFC`` keys to ``cfg`` (in place; also returned). Idempotent."""
+    """Add the ``cfg.HFC`` and ``cfg.SHAPES`` keys to ``cfg`` (in place; also returned). Idempotent."""
+    add_shapes_config(cfg)
     if "HFC" in cfg:
         return cfg
     cfg.HFC = CN()
@@ -64,6 +73,50 @@ def add_hfc_config(cfg: CN) -> CN:
     # be evaluated on the same views (hfc_det.smoothing.smooth_first_layer).
     cfg.HFC.SMOOTH_RHO = 0.0
     return cfg
+
+
+def add_shapes_config(cfg: CN) -> CN:
+    """Add ``cfg.SHAPES``: the synthetic dataset behind the ``shapes_train``/``shapes_val`` names.
+
+    One key per :class:`hfc_det.data.shapes.ShapesSpec` field, upper-cased, with the same
+    defaults and meaning (sizes in px, texture amplitude in [0, 1] intensity,
+    TEXTURE_CORRELATION = probability an object wears its own class's texture), plus
+    ``SHAPES.ROOT``, the cache folder (one sub-folder per spec hash). Idempotent.
+    """
+    if "SHAPES" in cfg:
+        return cfg
+    cfg.SHAPES = CN()
+    cfg.SHAPES.ROOT = "output/demo/shapes"
+    for name, value in ShapesSpec().to_dict().items():
+        setattr(cfg.SHAPES, name.upper(), value)
+    return cfg
+
+
+#: The config key that holds a detector's class count, by ``MODEL.META_ARCHITECTURE``.
+NUM_CLASSES_KEYS = {"RetinaNet": "MODEL.RETINANET.NUM_CLASSES", "GeneralizedRCNN": "MODEL.ROI_HEADS.NUM_CLASSES"}
+
+
+def num_classes(cfg: CN) -> Optional[Tuple[str, int]]:
+    """``(key, class count)`` of the model ``cfg`` builds; None for another architecture."""
+    key = NUM_CLASSES_KEYS.get(cfg.MODEL.META_ARCHITECTURE)
+    if key is None:
+        return None
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return key, int(node)
+
+
+def check_device(cfg: CN) -> None:
+    """The one CUDA policy, checked by whatever builds a model from ``cfg`` (eval_lfc's
+    setup, the trainer): a cuda ``MODEL.DEVICE`` without a CUDA device is a one-line
+    ``ValueError``, never a silent fall-back to the CPU (:func:`hfc_det.cli.resolve_device`
+    is the same policy for the classification tools)."""
+    if str(cfg.MODEL.DEVICE).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("MODEL.DEVICE is cuda but torch sees no CUDA device: add MODEL.DEVICE cpu")
 
 
 def views_from_cfg(cfg: CN) -> List[str]:
@@ -128,12 +181,25 @@ def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str
     )
 
 
-def get_hfc_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
-    """A detectron2 config with the HFC keys, ``config`` (name or path) and ``opts`` merged."""
-    cfg = add_hfc_config(get_cfg())
-    if config:
-        cfg.merge_from_file(resolve_config_file(config))
-    if opts:
-        cfg.merge_from_list(list(opts))
+def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
+    """detectron2's defaults + the HFC and SHAPES keys, ``config`` (name or path) and ``opts``
+    (``KEY VALUE`` pairs) merged; not frozen.
+
+    ``MODEL.DEVICE`` stays as the config says (detectron2's default: cuda); whatever
+    places a model on it calls :func:`check_device` first.
+
+    Raises one-line errors: ``FileNotFoundError`` for an unknown config, ``ValueError`` for
+    an unknown key, an odd number of overrides or a bad HFC value.
+    """
+    cfg = add_hfc_config(detectron2_default_cfg())
+    path = resolve_config_file(config) if config else None
+    # yacs raises KeyError (unknown key) or AssertionError (odd number of overrides)
+    for what, merge, arg in ((f"bad config {path}", cfg.merge_from_file, path),
+                             ("bad config override", cfg.merge_from_list, list(opts))):
+        if arg:
+            try:
+                merge(arg)
+            except (KeyError, AssertionError) as e:
+                raise ValueError(f"{what}: {e.args[0] if e.args else e}") from None
     views_from_cfg(cfg)  # fail early, in one line, on a bad HFC value
     return cfg

@@ -8,7 +8,7 @@ import hfc_det.compat  # noqa: F401
 from detectron2.data import DatasetCatalog, DatasetMapper, build_detection_test_loader
 
 from coco_fixture import make_coco_fixture
-from hfc_det.config import get_hfc_cfg
+from hfc_det.config import get_cfg
 from hfc_det.data import FrequencyDatasetMapper, resolve_dataset, resize_views
 
 SMALL = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "160"]
@@ -22,7 +22,7 @@ def dataset(tmp_path_factory):
 
 
 def mapper(*opts):
-    return FrequencyDatasetMapper(get_hfc_cfg("retinanet_R50_FPN", SMALL + list(opts)))
+    return FrequencyDatasetMapper(get_cfg("retinanet_R50_FPN", SMALL + list(opts)))
 
 
 def numpy_low(image_chw: np.ndarray, r: float) -> np.ndarray:
@@ -74,7 +74,7 @@ def test_views_after_resize_split_what_the_network_sees(dataset):
 def test_original_view_matches_detectron2_uint8_path(dataset):
     """Our float antialiased resize vs detectron2's DatasetMapper (PIL, uint8): rounding only."""
     dicts, _ = dataset
-    cfg = get_hfc_cfg("retinanet_R50_FPN", SMALL)
+    cfg = get_cfg("retinanet_R50_FPN", SMALL)
     for name in ("coffee.jpg", "chelsea_exif6.jpg", "ball_cmyk.jpg", "camera_gray.png", "ball_rgba.png"):
         ours = mapper()(dicts[name])["views"]["original"]
         theirs = DatasetMapper(cfg, is_train=False)(dict(dicts[name]))["image"].float()
@@ -123,7 +123,7 @@ def test_unreadable_image_is_marked_not_raised(dataset):
 
 def test_works_with_detectron2_test_loader(dataset):
     dicts, name = dataset
-    cfg = get_hfc_cfg("retinanet_R50_FPN", SMALL + ["HFC.VIEWS", "['original', 'low']", "DATALOADER.NUM_WORKERS", "0"])
+    cfg = get_cfg("retinanet_R50_FPN", SMALL + ["HFC.VIEWS", "['original', 'low']", "DATALOADER.NUM_WORKERS", "0"])
     batches = list(build_detection_test_loader(cfg, name, mapper=FrequencyDatasetMapper(cfg)))
     assert len(batches) == len(dicts)
     readable = [b[0] for b in batches if "skipped" not in b[0]]

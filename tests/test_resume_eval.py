@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import hfc_det.compat  # noqa: F401
-from hfc_det.config import get_hfc_cfg
+from hfc_det.config import get_cfg
 from hfc_det.evaluation.store import (
     FINGERPRINT_FILE,
     DetectionStore,
@@ -84,16 +84,16 @@ def test_another_run_into_the_folder_is_refused_in_one_line(tmp_path_factory, tm
 # ---- the pieces on their own (no model) ----
 
 def test_fingerprint_keys(tmp_path):
-    cfg = get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""])
+    cfg = get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""])
     same = [["OUTPUT_DIR", "elsewhere"], ["DATALOADER.NUM_WORKERS", "7"]]
     differ = [["HFC.RADII", "[16]"], ["INPUT.MIN_SIZE_TEST", "600"], ["HFC.HFC_SCALING", "max"],
               ["HFC.FILTER_STAGE", "after_resize"], ["HFC.SMOOTH_RHO", "1.0"], ["MODEL.DEVICE", "cpu"],
               ["TEST.DETECTIONS_PER_IMAGE", "50"]]
     base = config_digest(cfg)
     for opts in same:
-        assert config_digest(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""] + opts)) == base, opts
+        assert config_digest(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""] + opts)) == base, opts
     for opts in differ:
-        assert config_digest(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""] + opts)) != base, opts
+        assert config_digest(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""] + opts)) != base, opts
 
     assert weights_identity(cfg) == {"kind": "random-init", "seed": 0}
     cfg.defrost()
@@ -112,7 +112,7 @@ def test_fingerprint_keys(tmp_path):
 def test_prepare_output_claims_checks_and_fresh(tmp_path):
     j = tmp_path / "a.json"
     j.write_text("{}")
-    cfg = get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""])
+    cfg = get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""])
     fp = run_fingerprint(cfg, str(j), str(tmp_path))
     out = tmp_path / "out"
     assert prepare_output(out, fp) == "new"

@@ -7,7 +7,8 @@ import torch
 
 detectron2 = pytest.importorskip("detectron2")
 
-from hfc_det.training import build_cfg, config_hash, train_cached  # noqa: E402
+from hfc_det.config import get_cfg  # noqa: E402
+from hfc_det.engine import config_hash, train_cached  # noqa: E402
 
 TINY = [
     "SHAPES.NUM_TRAIN", 16, "SHAPES.NUM_VAL", 4, "SHAPES.IMAGE_SIZE", 64,
@@ -22,7 +23,7 @@ TINY = [
 
 def _tiny_cfg(tmp_path, *extra):
     opts = [str(v) if not isinstance(v, str) else v for v in TINY + list(extra)]
-    cfg = build_cfg("demo/retinanet_R18_FPN_shapes", opts)
+    cfg = get_cfg("demo/retinanet_R18_FPN_shapes", opts)
     cfg.SHAPES.ROOT = str(tmp_path / "shapes")
     return cfg
 

@@ -21,16 +21,14 @@ from pathlib import Path
 
 from hfc_det.classification.robustness import PAPER_TABLE2, robustness_table, table_columns, table_markdown
 from hfc_det.classification.tool_support import (
-    UserError,
     add_data_arguments,
     add_smoothed_models_arguments,
     check_nonnegative,
-    exit_on_user_error,
     load_models,
     load_test_set,
     model_labels,
-    resolve_device,
 )
+from hfc_det.cli import UserError, exit_on_user_error, resolve_device
 from hfc_det.atomic import write_json_atomic, write_text_atomic
 
 

@@ -24,10 +24,9 @@ import time
 # about 6x in our measurements (2-core machine, other jobs running).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(TOOLS))
 
-from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402
-from hfc_det.cli import take_leading_numbers  # noqa: E402
+from hfc_det.atomic import write_json_atomic  # noqa: E402
+from hfc_det.cli import exit_on_user_error, take_leading_numbers  # noqa: E402
 
 DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
 # For 256 px images (max radius ~181): r = 16 and 32 remove the 6 px stripe texture (~43
@@ -66,17 +65,15 @@ def _read_json(path):
 
 def run_demo(args):
     """Returns the ``demo.json`` dict; raises ValueError/FileNotFoundError for user mistakes."""
-    from hfc_det.training import build_cfg, shapes_spec_from_cfg, strip_project_keys, train_cached
+    from hfc_det.config import get_cfg
+    from hfc_det.engine import shapes_spec_from_cfg, train_cached
     from hfc_det.data.shapes import make_shapes_dataset
 
     if args.max_images is not None and args.max_images < 1:
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
     if any(r <= 0 for r in args.radius):
         raise ValueError(f"--radius values must be positive, got {args.radius}")
-    try:
-        cfg = build_cfg(args.config, args.opts)
-    except (KeyError, AssertionError) as e:  # yacs: unknown key, odd number of overrides
-        raise ValueError(f"bad config override: {e.args[0] if e.args else e}") from None
+    cfg = get_cfg(args.config, args.opts)
     cache = args.cache or args.output
     cfg.SHAPES.ROOT = os.path.join(cache, "shapes")
     times = {}
@@ -90,22 +87,18 @@ def run_demo(args):
     times["train_s"] = round(time.time() - t, 1)
     print(f"[demo] model: {trained['weights']} ({'cached' if trained['cached'] else 'trained'})", flush=True)
 
-    # tools/eval_lfc.py knows detectron2's and the HFC keys: give it the trained config
-    # without SHAPES and with the trained weights.
-    eval_cfg = strip_project_keys(cfg)
-    eval_cfg.MODEL.WEIGHTS = os.path.abspath(trained["weights"])
-    eval_cfg_file = os.path.join(trained["model_dir"], "eval_config.yaml")
-    write_text_atomic(eval_cfg_file, eval_cfg.dump())
-
+    # tools/eval_lfc.py reads the same config and overrides (get_cfg knows every key),
+    # with the trained weights.
     t = time.time()
     val_json, val_root = paths["val"]
-    eval_args = ["--config", eval_cfg_file, "--dataset-json", val_json, "--image-root", val_root,
+    eval_args = ["--config", args.config, "--dataset-json", val_json, "--image-root", val_root,
                  "--output", args.output, "--radius", *args.radius,
                  # the views take seconds to evaluate: always recompute them, so a re-run with
                  # other radii or a retrained model never meets the last run's detections
                  "--fresh"]
     if args.max_images:
         eval_args += ["--max-images", args.max_images]
+    eval_args += [*args.opts, "MODEL.WEIGHTS", os.path.abspath(trained["weights"])]
     _run_tool("eval_lfc.py", eval_args, "evaluate views")
     times["eval_s"] = round(time.time() - t, 1)
 
@@ -137,15 +130,11 @@ def run_demo(args):
     return demo
 
 
+@exit_on_user_error(also=(RuntimeError,))  # RuntimeError: a stage's tool failed (it printed why)
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.time()
-    try:
-        demo = run_demo(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted")
+    demo = run_demo(args)
     ap = (demo["val_bbox"] or {}).get("AP")
     print(f"[demo] done in {(time.time() - t0) / 60:.1f} min; stage seconds {demo['seconds']}")
     if ap is not None:

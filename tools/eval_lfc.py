@@ -18,7 +18,6 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 # Before torch loads OpenMP: busy-waiting threads make a CPU run many times slower as soon
 # as anything else shares the cores (measured: 20x on a shared 2-core machine).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -28,14 +27,20 @@ from detectron2.engine import default_argument_parser, default_setup, launch  # 
 from detectron2.utils import comm  # noqa: E402
 from detectron2.utils.logger import setup_logger  # noqa: E402
 
-from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, available_configs, get_hfc_cfg, resolve_config_file  # noqa: E402
-from hfc_det.cli import take_leading_numbers  # noqa: E402
+from hfc_det.config import (  # noqa: E402
+    FILTER_STAGES,
+    HFC_SCALINGS,
+    available_configs,
+    check_device,
+    get_cfg,
+    resolve_config_file,
+)
+from hfc_det.cli import drop_options, exit_on_user_error, take_leading_numbers  # noqa: E402
 from hfc_det.data import resolve_dataset  # noqa: E402
 from hfc_det.evaluation.coco_backends import COCO_BACKENDS, check_backend  # noqa: E402
 from hfc_det.evaluation.run import dataset_files  # noqa: E402
 from hfc_det.evaluation.store import (  # noqa: E402
     FINGERPRINT_FILE,
-    OutputMismatchError,
     prepare_output,
     run_fingerprint,
 )
@@ -72,6 +77,7 @@ trailing KEY VALUE pairs override the config, e.g. MODEL.WEIGHTS model.pkl MODEL
 
 def build_parser() -> argparse.ArgumentParser:
     parser = default_argument_parser(epilog=EPILOG)
+    drop_options(parser, ("resume", "eval_only"))  # training options: nothing to resume or skip here
     parser.description = (
         "Evaluate a detector on the original images and their low/high-frequency views; "
         "write per-view COCO AP, per-image AP and the images gained/lost by each view."
@@ -135,15 +141,8 @@ def setup(args):
     if args.smooth_rho is not None:
         opts += ["HFC.SMOOTH_RHO", float(args.smooth_rho)]
     opts += ["OUTPUT_DIR", args.output]
-    try:
-        cfg = get_hfc_cfg(config_file, opts)
-    except (KeyError, AssertionError) as e:  # yacs: unknown key or odd number of overrides
-        raise ValueError(f"bad config override: {str(e).strip(chr(34))}") from None
-    if cfg.MODEL.DEVICE.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("MODEL.DEVICE is cuda but torch sees no CUDA device: add MODEL.DEVICE cpu")
+    cfg = get_cfg(config_file, opts)
+    check_device(cfg)
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not os.path.isfile(weights):
         raise FileNotFoundError(f"weights file not found: {os.path.abspath(weights)}")
@@ -181,21 +180,14 @@ def main(args):
     return json.loads(open(paths["summary"]).read())["variants"]
 
 
+@exit_on_user_error  # also OSError: e.g. model-zoo weights cannot be downloaded offline
 def cli(argv=None):
     args = parse_args(argv)
-    try:
-        cfg, _, dataset = setup(args)  # check every user input once, before any process starts
-        if not args.fresh:  # a folder of another run: say so now, not from inside a worker
-            prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"error: {e}")
-    try:
-        launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-               dist_url=args.dist_url, args=(args,))
-    except (OSError, OutputMismatchError) as e:  # e.g. model-zoo weights cannot be downloaded offline
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted")
+    cfg, _, dataset = setup(args)  # check every user input once, before any process starts
+    if not args.fresh:  # a folder of another run: say so now, not from inside a worker
+        prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
 
 
 if __name__ == "__main__":

@@ -29,14 +29,12 @@ from hfc_det.classification.hfc_examples import (
     view_probabilities,
 )
 from hfc_det.classification.tool_support import (
-    UserError,
     add_data_arguments,
     check_nonnegative,
-    exit_on_user_error,
     load_models,
     load_test_set,
-    resolve_device,
 )
+from hfc_det.cli import UserError, exit_on_user_error, resolve_device
 from hfc_det.views import split_view_names
 from hfc_det.atomic import atomic_path, write_json_atomic
 

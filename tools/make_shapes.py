@@ -5,12 +5,10 @@ Output: OUTPUT/<spec-hash>/{instances_train.json, instances_val.json, train/, va
 The same options give the same bytes; an existing folder for the same options is reused.
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hfc_det.data.shapes import SHAPE_CLASSES, ShapesSpec, make_shapes_dataset  # noqa: E402
+from hfc_det.cli import exit_on_user_error
+from hfc_det.data.shapes import SHAPE_CLASSES, ShapesSpec, make_shapes_dataset
 
 
 def parse_args(argv=None):
@@ -42,13 +40,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        spec = ShapesSpec.from_options(vars(args))
-        paths = make_shapes_dataset(spec, args.output, progress=True, force=args.force)
-    except (ValueError, OSError) as e:
-        sys.exit(f"error: {e}")
+    spec = ShapesSpec.from_options(vars(args))
+    paths = make_shapes_dataset(spec, args.output, progress=True, force=args.force)
     for split, (json_file, image_root) in paths.items():
         print(f"{split}: {json_file} ({image_root})")
 

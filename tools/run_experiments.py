@@ -13,19 +13,17 @@ Smoke test on the bundled digits (radii are scaled by image size / 32: 4 8 12 16
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from hfc_det.classification.checkpoint import CHECKPOINT_NAME  # noqa: E402
-from hfc_det.classification.data import DATASETS  # noqa: E402
-from hfc_det.classification.experiments import list_suites, load_suite, write_suite_outputs  # noqa: E402
-from hfc_det.classification.models import MODEL_NAMES  # noqa: E402
-from hfc_det.classification.training import TrainingError, train  # noqa: E402
+from hfc_det.classification.data import DATASETS
+from hfc_det.classification.experiments import list_suites, load_suite, run_suite, write_suite_outputs
+from hfc_det.classification.models import MODEL_NAMES
+from hfc_det.classification.training import TrainingError
+from hfc_det.cli import exit_on_user_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@exit_on_user_error(also=(TrainingError,))
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -74,24 +73,9 @@ def main(argv=None) -> int:
             if unknown:
                 raise ValueError(f"suite {args.suite} has no run {', '.join(unknown)}; it has {', '.join(r.name for r in runs)}")
             runs = [r for r in runs if r.name in args.only]
-        results = {}
-        for i, run in enumerate(runs, 1):
-            run_dir = suite_dir / run.name
-            metrics_path = run_dir / "metrics.json"
-            if metrics_path.exists():
-                done = json.loads(metrics_path.read_text())
-                if done["config"] == run.config.to_dict():
-                    print(f"[{i}/{len(runs)}] {run.name}: reusing {metrics_path}")
-                    results[run.name] = done
-                    continue
-            print(f"[{i}/{len(runs)}] {run.name}: training into {run_dir}")
-            resume = (run_dir / CHECKPOINT_NAME).exists()
-            results[run.name] = train(run.config, run_dir, resume=resume, progress=not args.quiet)
-        table = write_suite_outputs(args.suite, runs, results, suite_dir)
+        table = write_suite_outputs(args.suite, runs, run_suite(runs, suite_dir, progress=not args.quiet), suite_dir)
     except KeyboardInterrupt:
         sys.exit(f"interrupted; rerun the same command to resume ({suite_dir})")
-    except (ValueError, OSError, TrainingError) as exc:
-        sys.exit(f"error: {exc}")
     print(table.read_text())
     print(f"written: {table}, {table.with_suffix('.csv')}, {table.with_suffix('.json')}, {suite_dir / 'curves.png'}")
     return 0

@@ -16,13 +16,12 @@ correlation-1.0 model is reused).
 """
 import argparse
 import os
-import sys
 import time
 
 import demo  # tools/demo.py: data -> training -> eval_lfc, cached (sets OMP_WAIT_POLICY first)
 
-from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402  (demo put the repo on sys.path)
-from hfc_det.cli import take_leading_numbers  # noqa: E402
+from hfc_det.atomic import write_json_atomic, write_text_atomic
+from hfc_det.cli import exit_on_user_error, take_leading_numbers
 
 
 def parse_args(argv=None):
@@ -55,32 +54,28 @@ def ap_table(results, views):
     return "\n".join(lines) + "\n"
 
 
+@exit_on_user_error(also=(RuntimeError,))  # RuntimeError: a stage's tool failed (it printed why)
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.time()
     results = []
-    try:
-        for c in args.correlations:
-            if not 0.0 <= c <= 1.0:
-                raise ValueError(f"--correlations must be in [0, 1], got {c}")
-        for c in args.correlations:
-            run = argparse.Namespace(
-                output=os.path.join(args.output, f"corr_{c:g}"),
-                cache=args.cache,
-                config=args.config,
-                radius=args.radius,
-                max_images=args.max_images,
-                no_report=True,
-                opts=list(args.opts) + ["SHAPES.TEXTURE_CORRELATION", str(float(c))],
-            )
-            print(f"[texture] texture correlation {c:g}", flush=True)
-            d = demo.run_demo(run)
-            results.append({"texture_correlation": c, "model_dir": d["model_dir"], "views": d["views"],
-                            "model_cached": d["model_cached"], "seconds": d["seconds"]})
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted")
+    for c in args.correlations:
+        if not 0.0 <= c <= 1.0:
+            raise ValueError(f"--correlations must be in [0, 1], got {c}")
+    for c in args.correlations:
+        run = argparse.Namespace(
+            output=os.path.join(args.output, f"corr_{c:g}"),
+            cache=args.cache,
+            config=args.config,
+            radius=args.radius,
+            max_images=args.max_images,
+            no_report=True,
+            opts=list(args.opts) + ["SHAPES.TEXTURE_CORRELATION", str(float(c))],
+        )
+        print(f"[texture] texture correlation {c:g}", flush=True)
+        d = demo.run_demo(run)
+        results.append({"texture_correlation": c, "model_dir": d["model_dir"], "views": d["views"],
+                        "model_cached": d["model_cached"], "seconds": d["seconds"]})
     views = list(results[0]["views"])
     table = ap_table(results, views)
     payload = {"config": args.config, "overrides": args.opts, "radii": args.radius,

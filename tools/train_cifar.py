@@ -16,15 +16,15 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from hfc_det.classification.checkpoint import CHECKPOINT_NAME, read_checkpoint  # noqa: E402
-from hfc_det.classification.config import TrainConfig, load_yaml_config  # noqa: E402
-from hfc_det.classification.data import DATASETS  # noqa: E402
-from hfc_det.classification.models import MODEL_NAMES  # noqa: E402
-from hfc_det.classification.training import TrainingError, train  # noqa: E402
+from hfc_det.classification.checkpoint import CHECKPOINT_NAME, read_checkpoint
+from hfc_det.classification.config import TrainConfig, load_yaml_config
+from hfc_det.classification.data import DATASETS
+from hfc_det.classification.models import MODEL_NAMES
+from hfc_det.classification.training import TrainingError, train
+from hfc_det.cli import exit_on_user_error
 
 S = argparse.SUPPRESS  # unset flags stay absent, so a --config file or checkpoint keeps its values
 
@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@exit_on_user_error(also=(TrainingError,))
 def main(argv=None) -> int:
     args = vars(build_parser().parse_args(argv))
     output, resume, config_file, quiet = args.pop("output"), args.pop("resume"), args.pop("config"), args.pop("quiet")
@@ -92,8 +93,6 @@ def main(argv=None) -> int:
         metrics = train(cfg, output, resume=resume, progress=not quiet)
     except KeyboardInterrupt:
         sys.exit(f"interrupted; continue with --resume --output {output}")
-    except (ValueError, OSError, TrainingError) as exc:
-        sys.exit(f"error: {exc}")
     final = metrics["final"]
     print(f"done: {output}/metrics.json  final test accuracy on original images "
           f"{final['test_acc']['original']:.4f} (train {final['train_acc']['original']:.4f})")

@@ -17,18 +17,18 @@ examples:
 """
 import argparse
 import os
-import sys
 
 # Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
 # about 6x in our measurements (2-core machine, other jobs running).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import hfc_det.compat  # noqa: E402,F401  (before detectron2)
 from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
 from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
 
-from hfc_det.training import Trainer, build_cfg, register_project_datasets  # noqa: E402
+from hfc_det.cli import exit_on_user_error  # noqa: E402
+from hfc_det.config import check_device, get_cfg  # noqa: E402
+from hfc_det.engine import Trainer, register_project_datasets  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -46,7 +46,7 @@ def parse_args(argv=None):
 
 
 def setup(args):
-    cfg = build_cfg(args.config_file, args.opts)
+    cfg = get_cfg(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg
@@ -72,20 +72,18 @@ def main(args):
     return trainer.train()
 
 
+@exit_on_user_error
 def cli(argv=None):
     args = parse_args(argv)
     if not args.config_file:
-        sys.exit("error: --config-file is required (a yaml path or a name under configs/)")
-    try:
-        # Check the config and the extra datasets here, where a mistake is the user's
-        # (missing file, unknown key: yacs raises AssertionError), before workers start.
-        build_cfg(args.config_file, args.opts)
-        for name, json_file, image_root in args.register:
-            for path in (json_file, image_root):
-                if not os.path.exists(path):
-                    raise FileNotFoundError(f"--register {name}: {path} does not exist")
-    except (FileNotFoundError, ValueError, KeyError, AssertionError) as e:
-        sys.exit(f"error: {e.args[0] if e.args else e}")
+        raise ValueError("--config-file is required (a yaml path or a name under configs/)")
+    # Check the config and the extra datasets here, where a mistake is the user's
+    # (missing file, unknown key, no CUDA device), before workers start.
+    check_device(get_cfg(args.config_file, args.opts))
+    for name, json_file, image_root in args.register:
+        for path in (json_file, image_root):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"--register {name}: {path} does not exist")
     launch(
         main,
         args.num_gpus,

@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hfc_det.display import HFC_SCALINGS  # noqa: E402
+from hfc_det.cli import exit_on_user_error
+from hfc_det.display import HFC_SCALINGS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,26 +47,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@exit_on_user_error
 def main(argv=None) -> int:
     args = parse_args(argv)
     from hfc_det.visualization.report import build_report
-    from hfc_det.results import ResultsError, load_results_folder
+    from hfc_det.results import load_results_folder
 
     start = time.perf_counter()
-    try:
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {args.workers}")
-        if args.grid_radii and min(args.grid_radii) <= 0:
-            raise ValueError(f"--grid-radii must be > 0, got {args.grid_radii}")
-        results = load_results_folder(args.output_dir)
-        report_dir = Path(args.report_dir) if args.report_dir else results.output_dir / "report"
-        report = build_report(
-            results, report_dir, view=args.view, top_k=args.top, score_thresh=args.score_thresh,
-            hfc_scaling=args.hfc_display, thumb_size=args.thumb_size, grid_radii=args.grid_radii,
-            workers=args.workers, progress=not args.quiet,
-        )
-    except (ResultsError, ValueError, OSError) as e:
-        sys.exit(f"error: {e}")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.grid_radii and min(args.grid_radii) <= 0:
+        raise ValueError(f"--grid-radii must be > 0, got {args.grid_radii}")
+    results = load_results_folder(args.output_dir)
+    report_dir = Path(args.report_dir) if args.report_dir else results.output_dir / "report"
+    report = build_report(
+        results, report_dir, view=args.view, top_k=args.top, score_thresh=args.score_thresh,
+        hfc_scaling=args.hfc_display, thumb_size=args.thumb_size, grid_radii=args.grid_radii,
+        workers=args.workers, progress=not args.quiet,
+    )
     galleries = report["galleries"]
     print(f"report: {os.path.join(report_dir, 'index.html')}  ({report['n_images']} images, "
           f"{len(galleries['gain'])} gain and {len(galleries['loss'])} loss panels on {report['view']}, "

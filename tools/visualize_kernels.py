@@ -24,13 +24,12 @@ from pathlib import Path
 from hfc_det.classification.kernel_pictures import save_kernel_figure
 from hfc_det.smoothing import first_conv, smooth_kernels
 from hfc_det.classification.tool_support import (
-    UserError,
     add_smoothed_models_arguments,
     check_nonnegative,
-    exit_on_user_error,
     load_models,
     model_labels,
 )
+from hfc_det.cli import UserError, exit_on_user_error
 from hfc_det.atomic import write_json_atomic
 
 

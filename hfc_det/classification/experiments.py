@@ -17,7 +17,8 @@ from .data import dataset_info
 from ..atomic import write_text_atomic
 from .reporting import plot_curves, save_figure, view_order
 
-__all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "suite_table", "write_suite_outputs", "SUITE_TITLES"]
+__all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "run_suite", "suite_table", "write_suite_outputs",
+           "SUITE_TITLES"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cifar"
 # Radii in the configs are for 32x32 CIFAR-10 images.
@@ -76,6 +77,32 @@ def load_suite(suite: str, overrides: Optional[Dict[str, Any]] = None, config_di
                 values["track_radii"] = [_scale_radius(r, factor) for r in values["track_radii"]]
         runs.append(Run(path.stem, TrainConfig.from_dict(values).validate(), paper, paper_radius))
     return runs
+
+
+def run_suite(runs: Sequence[Run], suite_dir, progress: bool = True) -> Dict[str, Dict[str, Any]]:
+    """Train every run of a suite into ``suite_dir/<run name>/``; ``{run name: metrics}``.
+
+    The reuse/resume policy: a run whose ``metrics.json`` holds the same config is reused
+    as is; a run folder with a checkpoint (an interrupted run) is resumed; otherwise the
+    run trains from scratch. So re-running the same command finishes what is missing.
+    """
+    from .checkpoint import CHECKPOINT_NAME
+    from .training import train
+
+    results = {}
+    for i, run in enumerate(runs, 1):
+        run_dir = Path(suite_dir) / run.name
+        metrics_path = run_dir / "metrics.json"
+        if metrics_path.exists():
+            done = json.loads(metrics_path.read_text())
+            if done["config"] == run.config.to_dict():
+                print(f"[{i}/{len(runs)}] {run.name}: reusing {metrics_path}")
+                results[run.name] = done
+                continue
+        print(f"[{i}/{len(runs)}] {run.name}: training into {run_dir}")
+        resume = (run_dir / CHECKPOINT_NAME).exists()
+        results[run.name] = train(run.config, run_dir, resume=resume, progress=progress)
+    return results
 
 
 def _run_sort_key(path: Path):

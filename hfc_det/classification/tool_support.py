@@ -1,25 +1,21 @@
 """What the analysis tools (attack_cifar, visualize_kernels, find_hfc_examples) share:
-loading checkpoints and the test set with one-line errors, picking the device, and
-turning expected user mistakes into ``error: ...`` and a non-zero exit.
+loading checkpoints and the test set with one-line errors. The error-exit convention and
+the device policy are :mod:`hfc_det.cli`'s.
 """
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
+from ..cli import UserError
 from .checkpoint import load_checkpoint
-from .data import DatasetNotFoundError, dataset_info, load_dataset
+from .data import dataset_info, load_dataset
 from ..smoothing import first_conv
 
 __all__ = [
-    "UserError",
-    "exit_on_user_error",
-    "resolve_device",
     "load_models",
     "model_labels",
     "load_test_set",
@@ -27,25 +23,6 @@ __all__ = [
     "add_data_arguments",
     "add_smoothed_models_arguments",
 ]
-
-
-class UserError(ValueError):
-    """A mistake in the command line or its inputs: reported in one line, no traceback."""
-
-
-def exit_on_user_error(main: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a tool's ``main`` so expected errors become ``error: ...`` on stderr, exit 1."""
-
-    @functools.wraps(main)
-    def wrapper(*args, **kwargs):
-        try:
-            return main(*args, **kwargs)
-        except (UserError, FileNotFoundError, DatasetNotFoundError, ValueError) as exc:
-            sys.exit(f"error: {exc}")
-        except KeyboardInterrupt:
-            sys.exit("error: interrupted")
-
-    return wrapper
 
 
 def add_smoothed_models_arguments(parser, role: str, rho_default: Sequence[float]) -> None:
@@ -73,19 +50,6 @@ def add_data_arguments(parser, what: str = "use", batch_size: int = 256) -> None
                         help="images per forward pass (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     parser.add_argument("--output", required=True, help="output folder")
-
-
-def resolve_device(name: Optional[str]) -> torch.device:
-    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise UserError(f"bad --device {name!r}: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available")
-    return device
 
 
 def load_models(paths: Sequence[str], device: torch.device) -> List[Tuple[nn.Module, Dict[str, Any]]]:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cli import resolve_device
 from .attacks import pgd
 from .checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint
 from .config import RESUME_MAY_CHANGE, TrainConfig
@@ -43,15 +44,6 @@ _TRACK_SUBSET_SEED = 1234
 
 class TrainingError(RuntimeError):
     """A run that cannot start or continue (e.g. an existing checkpoint without --resume)."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available")
-    return device
 
 
 @dataclass

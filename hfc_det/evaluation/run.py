@@ -28,7 +28,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_tes
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 
-from hfc_det.config import views_from_cfg
+from hfc_det.config import num_classes, views_from_cfg
 from hfc_det.data.mapper import FrequencyDatasetMapper, model_inputs
 
 from .evaluator import FrequencyViewsEvaluator, ViewsEvaluation
@@ -48,12 +48,10 @@ def check_num_classes(cfg, dataset_name: str) -> None:
     """
     DatasetCatalog.get(dataset_name)  # loading sets thing_classes
     classes = MetadataCatalog.get(dataset_name).get("thing_classes", None)
-    arch = cfg.MODEL.META_ARCHITECTURE
-    heads = {"RetinaNet": "MODEL.RETINANET.NUM_CLASSES", "GeneralizedRCNN": "MODEL.ROI_HEADS.NUM_CLASSES"}
-    if classes is None or arch not in heads:
+    known = num_classes(cfg)
+    if classes is None or known is None:
         return
-    key = heads[arch]
-    num = cfg.MODEL.RETINANET.NUM_CLASSES if arch == "RetinaNet" else cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    key, num = known
     if num != len(classes):
         raise ValueError(
             f"the model predicts {num} classes ({key}) but dataset {dataset_name!r} has "

@@ -1,8 +1,7 @@
-"""Training with detectron2 for the project's configs (the demo and real datasets alike).
+"""detectron2's training engine for the project's configs (the demo and real datasets alike).
 
-What lives here rather than in ``tools/train_net.py``: building the config with the
-project's keys (``add_hfc_config`` when available, and ``SHAPES.*`` for the synthetic
-demo data), registering the datasets a config names, the ``DefaultTrainer`` subclass
+What lives here rather than in ``tools/train_net.py`` (the config itself comes from
+:func:`hfc_det.config.get_cfg`): registering the datasets a config names, the ``DefaultTrainer`` subclass
 (COCOEvaluator with the pure-Python COCOeval, since this detectron2 may have no compiled
 ops), and a config-hash cache so the demo trains a given config only once.
 """
@@ -13,63 +12,31 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, Optional, Sequence
+from typing import Dict
 
 import hfc_det.compat  # noqa: F401  (before detectron2)
 
 from .atomic import write_json_atomic
-from detectron2.config import CfgNode, get_cfg
+from detectron2.config import CfgNode
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
 
-from hfc_det.config import add_hfc_config, resolve_config_file
+from hfc_det.config import check_device, num_classes
 from hfc_det.data.shapes import ShapesSpec, register_shapes
 
 __all__ = [
-    "add_shapes_config",
     "shapes_spec_from_cfg",
-    "build_cfg",
     "register_project_datasets",
     "config_hash",
     "Trainer",
     "train_cached",
-    "strip_project_keys",
 ]
 
 _SHAPES_PREFIX = "shapes"
 
 
-def add_shapes_config(cfg: CfgNode) -> None:
-    """Add ``cfg.SHAPES``: the synthetic dataset behind the ``shapes_train``/``shapes_val`` names.
-
-    One key per :class:`hfc_det.data.shapes.ShapesSpec` field, upper-cased, with the same
-    defaults and meaning (sizes in px, texture amplitude in [0, 1] intensity,
-    TEXTURE_CORRELATION = probability an object wears its own class's texture), plus
-    ``SHAPES.ROOT``, the cache folder (one sub-folder per spec hash).
-    """
-    cfg.SHAPES = CfgNode()
-    cfg.SHAPES.ROOT = "output/demo/shapes"
-    for name, value in ShapesSpec().to_dict().items():
-        setattr(cfg.SHAPES, name.upper(), value)
-
-
 def shapes_spec_from_cfg(cfg: CfgNode) -> ShapesSpec:
     return ShapesSpec.from_options(cfg.SHAPES)
-
-
-def build_cfg(config_file: Optional[str] = None, opts: Sequence[str] = ()) -> CfgNode:
-    """detectron2's default config + the project's keys, merged with a yaml and ``KEY VALUE`` opts."""
-    cfg = add_hfc_config(get_cfg())
-    add_shapes_config(cfg)
-    if config_file:
-        cfg.merge_from_file(resolve_config_file(config_file))
-    if opts:
-        cfg.merge_from_list(list(opts))
-    import torch
-
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"  # detectron2 defaults to cuda; the demo must run anywhere
-    return cfg
 
 
 def register_project_datasets(cfg: CfgNode, progress: bool = False) -> None:
@@ -77,14 +44,10 @@ def register_project_datasets(cfg: CfgNode, progress: bool = False) -> None:
     names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST)
     if any(n.startswith(_SHAPES_PREFIX + "_") for n in names):
         spec = shapes_spec_from_cfg(cfg)
-        num_classes = (
-            cfg.MODEL.RETINANET.NUM_CLASSES
-            if cfg.MODEL.META_ARCHITECTURE == "RetinaNet"
-            else cfg.MODEL.ROI_HEADS.NUM_CLASSES
-        )
-        if num_classes != len(spec.classes):
+        known = num_classes(cfg)
+        if known is not None and known[1] != len(spec.classes):
             raise ValueError(
-                f"the model has {num_classes} classes but SHAPES.CLASSES has {len(spec.classes)}"
+                f"the model has {known[1]} classes but SHAPES.CLASSES has {len(spec.classes)}"
             )
         register_shapes(spec, cfg.SHAPES.ROOT, prefix=_SHAPES_PREFIX, progress=progress)
 
@@ -103,14 +66,6 @@ def config_hash(cfg: CfgNode) -> str:
     c.OUTPUT_DIR = ""
     c.TEST.EVAL_PERIOD = 0
     return hashlib.sha256(c.dump(sort_keys=True).encode()).hexdigest()[:12]
-
-
-def strip_project_keys(cfg: CfgNode) -> CfgNode:
-    """A copy without ``SHAPES.*``, for tools that only know detectron2's and the HFC keys."""
-    c = cfg.clone()
-    c.defrost()
-    c.pop("SHAPES", None)
-    return c
 
 
 class Trainer(DefaultTrainer):
@@ -139,6 +94,7 @@ def train_cached(cfg: CfgNode, root: str, evaluate: bool = True) -> Dict[str, ob
     """
     from detectron2.utils.logger import setup_logger
 
+    check_device(cfg)
     setup_logger(name="detectron2")
     register_project_datasets(cfg, progress=True)
     key = config_hash(cfg)
