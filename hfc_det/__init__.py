@@ -1,8 +1,23 @@
 """hfc_det: what a CNN sees in the low and high frequencies of an image.
 
-Subpackages that need detectron2 (``hfc_det.data``, ``hfc_det.evaluation``,
-``hfc_det.config``) import :mod:`hfc_det.compat` first; :mod:`hfc_det.frequency` and
-:mod:`hfc_det.classification` need neither.
+Layer map (a module imports only from its own layer or lower-numbered ones; no cycles;
+``tests/test_layers.py`` enforces "no detectron2" for layers 1-2 and classification, and
+"no import cycle" for the whole package, function-level imports included):
+
+1. core, numpy/torch only: ``frequency`` (the split, the divide-by-max rescale, shared
+   array helpers), ``svd``, ``views``, ``smoothing`` (Eq. 3), ``display``; helpers
+   ``atomic``, ``cli``, ``lazy``, ``sample_images``.
+2. results and metrics, no detectron2: ``results`` (metric names, gain/loss rule, an output
+   folder's reader), ``evaluation.per_image_ap``, ``evaluation.coco_backends``,
+   ``evaluation.store``, ``data.shapes``.
+3. ``classification`` (no detectron2) | detection (detectron2, imported after
+   :mod:`hfc_det.compat`): ``config`` (``get_cfg``), ``data.mapper``, ``data.datasets``,
+   ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``, ``engine``.
+4. ``visualization``: reads results files and draws (detectron2 only for the panels).
+5. ``tools/``: thin command-line entry points.
+
+``hfc_det.evaluation`` and ``hfc_det.data`` import their names on first use, so their
+detectron2-free modules load without detectron2.
 """
 from .frequency import frequency_views, radial_mask, split_frequencies
 

@@ -89,6 +89,98 @@ def _index_of(results: EvalResults, image_id: int) -> Optional[int]:
     return int(hits[0]) if hits.size else None
 
 
+class _Stopwatch:
+    """Seconds per named stage, each from the end of the previous one."""
+
+    def __init__(self) -> None:
+        self.timings: Dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+def _check_options(top_k: int, score_thresh: float, hfc_scaling: str, thumb_size: int) -> None:
+    if top_k < 0:
+        raise ValueError(f"--top must be >= 0, got {top_k}")
+    if not 0.0 <= score_thresh <= 1.0:
+        raise ValueError(f"--score-thresh must be in [0, 1], got {score_thresh}")
+    if hfc_scaling not in HFC_SCALINGS:
+        raise ValueError(f"unknown HFC display scaling {hfc_scaling!r}: choose one of {sorted(HFC_SCALINGS)}")
+    if thumb_size < 8:
+        raise ValueError(f"--thumb-size must be >= 8 pixels, got {thumb_size}")
+
+
+def _write_plots(results: EvalResults, report_dir: Path) -> Dict[str, Dict[str, Any]]:
+    """Stage 1: the three whole-set plots; paths relative to ``report_dir``."""
+    plots = {
+        "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
+        "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
+        "overall_ap": plot_overall_ap(results, report_dir / "plots" / "overall_ap.png"),
+    }
+    for p in plots.values():
+        p["path"] = os.path.relpath(p["path"], report_dir)
+    return plots
+
+
+def _gallery_inputs(results: EvalResults, view: str, top_k: int, report_dir: Path, score_thresh: float,
+                    hfc_scaling: str, skipped: List[dict]) -> Dict[str, tuple]:
+    """Stage 2: ``{"gain"|"loss": (panel jobs, report entries)}`` of the top ``top_k`` images."""
+    gains, losses = results.top_gain_loss(view, top_k)
+    return {kind: _gallery_jobs(results, rows, kind, view, report_dir, score_thresh, hfc_scaling, skipped)
+            for kind, rows in (("gain", gains), ("loss", losses))}
+
+
+def _draw_gallery_panels(galleries: Dict[str, tuple], workers: int, progress: bool) -> None:
+    """Stage 3: draw every gallery panel; fills each entry's ``drawn`` and box count."""
+    jobs = galleries["gain"][0] + galleries["loss"][0]
+    entries = galleries["gain"][1] + galleries["loss"][1]
+    # A spawned worker first imports torch and detectron2 (seconds); a panel takes ~0.7 s on
+    # one core. Two default galleries (16 panels) are faster in this process.
+    panels = parallel_map(_panel_job, jobs, workers, "gallery panels", progress, min_parallel=32)
+    for entry, panel in zip(entries, panels):
+        entry["drawn"] = panel["drawn"]
+        entry["ground_truth_boxes"] = panel["ground_truth_boxes"]
+
+
+def _draw_spectra(galleries: Dict[str, tuple], radii: List[float], report_dir: Path,
+                  hfc_scaling: str) -> List[Dict[str, Any]]:
+    """Stage 4: the frequency grid of the top gain and the top loss image."""
+    spectra = []
+    for kind in ("gain", "loss"):
+        jobs, entries = galleries[kind]
+        if not entries:
+            continue
+        from detectron2.data.detection_utils import read_image
+
+        rel = f"spectra/{kind}_{entries[0]['image_id']}.png"
+        info = save_frequency_grid(read_image(str(jobs[0]["image_path"]), format="RGB"), radii,
+                                   report_dir / rel, title=f"top {kind}: image {entries[0]['image_id']} "
+                                   f"{entries[0]['file_name']}", hfc_scaling=hfc_scaling)
+        info["path"] = rel
+        spectra.append({"kind": kind, "image_id": entries[0]["image_id"], **info})
+    return spectra
+
+
+def _write_thumbnails(results: EvalResults, report_dir: Path, thumb_size: int, workers: int,
+                      progress: bool):
+    """Stage 5: ``({image_id: thumbnail path}, status counts)`` for the image table."""
+    sources = {}
+    for image_id, file_name in zip(results.image_ids.tolist(), results.file_names):
+        src = results.image_path(image_id, file_name)
+        if src is not None:
+            sources[image_id] = src
+    rel_thumbs = {image_id: f"thumbs/{image_id}.jpg" for image_id in sources}
+    statuses = make_thumbnails([(src, report_dir / rel_thumbs[i]) for i, src in sources.items()],
+                               thumb_size, workers, progress)
+    thumbs = {i: rel_thumbs[i] for i, status in zip(sources, statuses) if status != "missing"}
+    thumb_counts = count_statuses(statuses)
+    thumb_counts["no_path"] = len(results.image_ids) - len(sources)
+    return thumbs, thumb_counts
+
+
 def build_report(
     results: EvalResults,
     report_dir: Path,
@@ -113,14 +205,7 @@ def build_report(
         grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
         workers: processes for thumbnails and panels (default: available CPUs).
     """
-    if top_k < 0:
-        raise ValueError(f"--top must be >= 0, got {top_k}")
-    if not 0.0 <= score_thresh <= 1.0:
-        raise ValueError(f"--score-thresh must be in [0, 1], got {score_thresh}")
-    if hfc_scaling not in HFC_SCALINGS:
-        raise ValueError(f"unknown HFC display scaling {hfc_scaling!r}: choose one of {sorted(HFC_SCALINGS)}")
-    if thumb_size < 8:
-        raise ValueError(f"--thumb-size must be >= 8 pixels, got {thumb_size}")
+    _check_options(top_k, score_thresh, hfc_scaling, thumb_size)
     view = view or default_view(results)
     parse_view_name(view)  # a ValueError names the expected forms
     results.require_view(view)
@@ -131,65 +216,21 @@ def build_report(
     # fails midway leaves no page that points at a mix of old and new pictures.
     (report_dir / "index.html").unlink(missing_ok=True)
 
-    timings = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
-    plots = {
-        "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
-        "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
-        "overall_ap": plot_overall_ap(results, report_dir / "plots" / "overall_ap.png"),
-    }
-    for p in plots.values():
-        p["path"] = os.path.relpath(p["path"], report_dir)
-
-    lap("plots")
-    gains, losses = results.top_gain_loss(view, top_k)
+    clock = _Stopwatch()
+    plots = _write_plots(results, report_dir)
+    clock.lap("plots")
     skipped: List[dict] = []
-    gain_jobs, gain_entries = _gallery_jobs(results, gains, "gain", view, report_dir, score_thresh, hfc_scaling, skipped)
-    loss_jobs, loss_entries = _gallery_jobs(results, losses, "loss", view, report_dir, score_thresh, hfc_scaling, skipped)
-    lap("gallery_inputs")  # reading detections and ground truth
-    # A spawned worker first imports torch and detectron2 (seconds); a panel takes ~0.7 s on
-    # one core. Two default galleries (16 panels) are faster in this process.
-    panels = parallel_map(_panel_job, gain_jobs + loss_jobs, workers, "gallery panels", progress,
-                          min_parallel=32)
-    for entry, panel in zip(gain_entries + loss_entries, panels):
-        entry["drawn"] = panel["drawn"]
-        entry["ground_truth_boxes"] = panel["ground_truth_boxes"]
-
-    lap("gallery_panels")
+    galleries = _gallery_inputs(results, view, top_k, report_dir, score_thresh, hfc_scaling, skipped)
+    clock.lap("gallery_inputs")  # reading detections and ground truth
+    _draw_gallery_panels(galleries, workers, progress)
+    clock.lap("gallery_panels")
     radii = [float(r) for r in (grid_radii or default_grid_radii(results, view))]
-    spectra = []
-    for kind, entries, jobs in (("gain", gain_entries, gain_jobs), ("loss", loss_entries, loss_jobs)):
-        if not entries:
-            continue
-        from detectron2.data.detection_utils import read_image
-
-        rel = f"spectra/{kind}_{entries[0]['image_id']}.png"
-        info = save_frequency_grid(read_image(str(jobs[0]["image_path"]), format="RGB"), radii,
-                                   report_dir / rel, title=f"top {kind}: image {entries[0]['image_id']} "
-                                   f"{entries[0]['file_name']}", hfc_scaling=hfc_scaling)
-        info["path"] = rel
-        spectra.append({"kind": kind, "image_id": entries[0]["image_id"], **info})
-
-    lap("spectra")
-    sources = {}
-    for image_id, file_name in zip(results.image_ids.tolist(), results.file_names):
-        src = results.image_path(image_id, file_name)
-        if src is not None:
-            sources[image_id] = src
-    rel_thumbs = {image_id: f"thumbs/{image_id}.jpg" for image_id in sources}
-    statuses = make_thumbnails([(src, report_dir / rel_thumbs[i]) for i, src in sources.items()],
-                               thumb_size, workers, progress)
-    thumbs = {i: rel_thumbs[i] for i, status in zip(sources, statuses) if status != "missing"}
-    thumb_counts = count_statuses(statuses)
-    thumb_counts["no_path"] = len(results.image_ids) - len(sources)
-    lap("thumbnails")
+    spectra = _draw_spectra(galleries, radii, report_dir, hfc_scaling)
+    clock.lap("spectra")
+    thumbs, thumb_counts = _write_thumbnails(results, report_dir, thumb_size, workers, progress)
+    clock.lap("thumbnails")
+    gain_entries, loss_entries = galleries["gain"][1], galleries["loss"][1]
+    timings = clock.timings
 
     report = {
         "output_dir": str(results.output_dir),
