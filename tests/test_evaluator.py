@@ -19,7 +19,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from coco_fixture import make_coco_fixture
-from hfc_det.config import get_cfg
+from hfc_det.config import get_cfg as get_hfc_cfg
 from hfc_det.data import resolve_dataset
 from hfc_det.evaluation import FrequencyViewsEvaluator, compare_to_original, evaluate_detections
 from hfc_det.evaluation.evaluator import instances_to_array
@@ -176,7 +176,7 @@ def test_gather_over_two_processes_equals_one(dataset, tmp_path):
 
 
 def test_config_is_the_model_zoo_retinanet():
-    ours = get_cfg("retinanet_R50_FPN")
+    ours = get_hfc_cfg("retinanet_R50_FPN")
     zoo = get_cfg()
     zoo.merge_from_file(model_zoo.get_config_file("COCO-Detection/retinanet_R_50_FPN_3x.yaml"))
 
@@ -188,6 +188,10 @@ def test_config_is_the_model_zoo_retinanet():
 
     a, b = flat(ours), flat(zoo)
     differ = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    # the synthetic-data keys (one config entry holds them too) are the project's own: not in the zoo's
+    shapes = {k for k in differ if k.startswith("SHAPES.")}
+    assert shapes == {k for k in a if k.startswith("SHAPES.")} and not shapes & set(b)
+    differ -= shapes
     assert differ == {"MODEL.WEIGHTS", "HFC.RADII", "HFC.VIEWS", "HFC.FILTER_STAGE", "HFC.HFC_SCALING",
                       "HFC.SMOOTH_RHO"}
     assert ours.MODEL.WEIGHTS.endswith("retinanet_R_50_FPN_3x/190397829/model_final_5bd44e.pkl")
@@ -202,10 +206,10 @@ def test_smooth_rho_smooths_the_stem_the_evaluation_uses():
 
     stem = "backbone.bottom_up.stem.conv1.weight"
     opts = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu"]
-    plain = build_eval_model(get_cfg("retinanet_R50_FPN", opts)).state_dict()
-    same = build_eval_model(get_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", 0.0])).state_dict()
+    plain = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts)).state_dict()
+    same = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", 0.0])).state_dict()
     rho = 0.5
-    smoothed = build_eval_model(get_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", rho])).state_dict()
+    smoothed = build_eval_model(get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", rho])).state_dict()
     for k in plain:
         assert torch.equal(plain[k], same[k]), k  # and the seeded random init is reproducible
         if k != stem:
@@ -218,7 +222,7 @@ def test_smooth_rho_smooths_the_stem_the_evaluation_uses():
     np.testing.assert_allclose(smoothed[stem].double().numpy(), want, rtol=1e-5, atol=1e-6)
     assert not np.allclose(want, w)
     with pytest.raises(ValueError, match="SMOOTH_RHO"):
-        get_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", -1.0])
+        get_hfc_cfg("retinanet_R50_FPN", opts + ["HFC.SMOOTH_RHO", -1.0])
 
 
 def test_faster_coco_eval_backend_in_the_evaluator(dataset):
