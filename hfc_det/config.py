@@ -36,8 +36,9 @@ __all__ = [
 FILTER_STAGES = ("before_resize", "after_resize")
 #: How a high-frequency image is scaled before the model (cfg.HFC.HFC_SCALING).
 HFC_SCALINGS = ("none", "max", "minmax")
-#: Which kinds of view to evaluate (cfg.HFC.VIEWS).
-VIEW_KINDS = ("original", "low", "high")
+#: Which kinds of view to evaluate (cfg.HFC.VIEWS); "noise" is the control view noise_r{R}
+#: (hfc_det.noise_control).
+VIEW_KINDS = ("original", "low", "high", "noise")
 
 #: The project's ``configs/`` folder (a source checkout; tools look names up here).
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -52,8 +53,10 @@ def add_hfc_config(cfg: CN) -> CN:
     # Radii of the low-pass mask in frequency bins (distance < R from the zero frequency is
     # "low"). One pair of views (low_rR, high_rR) per radius; the paper's COCO run used 128.
     cfg.HFC.RADII = [128]
-    # Which kinds of view to evaluate: any of "original", "low", "high". Gains and losses
-    # are measured against "original", so keep it when you want them.
+    # Which kinds of view to evaluate: any of "original", "low", "high", "noise". Gains and
+    # losses are measured against "original", so keep it when you want them. "noise" is the
+    # control noise_r{R}: the original plus white noise with the L2 norm (per image and
+    # channel) of its HFC at R, seeded by the image id (hfc_det.noise_control).
     cfg.HFC.VIEWS = ["original", "low", "high"]
     # Where the split applies:
     #   "before_resize": on the decoded image at its own resolution, then every view goes
@@ -72,6 +75,10 @@ def add_hfc_config(cfg: CN) -> CN:
     # weights load: each 3x3-neighbourhood weight rho (0 = off). Lets the smoothed detector
     # be evaluated on the same views (hfc_det.smoothing.smooth_first_layer).
     cfg.HFC.SMOOTH_RHO = 0.0
+    # Score threshold T of the strict per-image AP (hfc_det.evaluation.strict_ap), in [0, 1]:
+    # a category with no ground truth in an image but a detection there scoring >= T counts
+    # as AP 0 in that image's mean. Changes no detection (a resumed run may change it).
+    cfg.HFC.STRICT_SCORE = 0.5
     return cfg
 
 
@@ -120,7 +127,7 @@ def check_device(cfg: CN) -> None:
 
 
 def views_from_cfg(cfg: CN) -> List[str]:
-    """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*.
+    """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*, noise_r*.
 
     Raises ``ValueError`` with a one-line message for a bad ``cfg.HFC`` value.
     """
@@ -134,19 +141,27 @@ def views_from_cfg(cfg: CN) -> List[str]:
         raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
     if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:
         raise ValueError(f"HFC.HFC_SCALING must be one of {list(HFC_SCALINGS)}, got {cfg.HFC.HFC_SCALING!r}")
+    from hfc_det.evaluation.strict_ap import check_strict_score
+
+    check_strict_score(cfg.HFC.STRICT_SCORE, "HFC.STRICT_SCORE")
     rho = cfg.HFC.SMOOTH_RHO
     if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not rho >= 0 or rho == float("inf"):
         raise ValueError(f"HFC.SMOOTH_RHO must be a finite number >= 0, got {rho!r}")
     radii = list(cfg.HFC.RADII)
     if any(k != "original" for k in kinds) and not radii:
-        raise ValueError("HFC.RADII is empty: give at least one radius for low/high views")
+        raise ValueError("HFC.RADII is empty: give at least one radius for low/high/noise views")
     for r in radii:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 or r != r:
             raise ValueError(f"HFC.RADII must be positive numbers, got {radii}")
     views = ["original"] if "original" in kinds else []
+    unique_radii = list(dict.fromkeys(float(r) for r in radii))
     for kind in ("low", "high"):
         if kind in kinds:
-            views += [view_name(kind, r) for r in dict.fromkeys(float(r) for r in radii)]
+            views += [view_name(kind, r) for r in unique_radii]
+    if "noise" in kinds:
+        from hfc_det.noise_control import noise_view_name
+
+        views += [noise_view_name(r) for r in unique_radii]
     return views
 
 

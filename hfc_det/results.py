@@ -5,8 +5,10 @@ folder) and :mod:`hfc_det.visualization` (which reads it) both import this modul
 
 The folder contract (written by :mod:`tools/eval_lfc.py`)::
 
-    summary.json            variants (COCO AP, 0-100), per-image gain/loss counts, dataset, radii, views
-    per_image_ap.csv        image_id, file_name, ap_<view> (AP in [0, 1]; empty or nan = undefined)
+    summary.json            variants (COCO AP, 0-100), per-image gain/loss counts and paired
+                            statistics per measure, dataset, radii, views
+    per_image_ap.csv        image_id, file_name, ap_<view>, ap_strict_<view> (AP in [0, 1];
+                            empty or nan = undefined; the strict columns are optional)
     detections/<view>.json  COCO results list per view
     gain_loss/<view>.csv    image_id, file_name, ap_original, ap_<view>, diff or difference (sorted)
 
@@ -28,7 +30,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from hfc_det.frequency import parse_view_name
+from hfc_det.views import parse_view
 
 __all__ = ["COCO_METRICS", "OUTCOMES", "outcome", "EvalResults", "ResultsError", "load_results_folder",
            "GainLossRow"]
@@ -74,7 +76,8 @@ class EvalResults:
     """Everything an output folder says, with lazily loaded detections and ground truth.
 
     ``ap[view]`` is a float64 array aligned with ``image_ids`` and ``file_names`` (NaN where
-    the per-image AP is undefined: no ground truth and no detections of any category).
+    the per-image AP is undefined: no ground truth and no detections of any category);
+    ``ap_strict[view]`` the same for the strict per-image AP (empty for older folders).
     """
 
     output_dir: Path
@@ -83,6 +86,7 @@ class EvalResults:
     file_names: List[str]
     ap: Dict[str, np.ndarray]
     views: List[str] = field(default_factory=list)
+    ap_strict: Dict[str, np.ndarray] = field(default_factory=dict)
     _detections: Dict[str, Dict[int, List[dict]]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------ summary accessors
@@ -99,7 +103,7 @@ class EvalResults:
         radii = self.summary.get("radii")
         if radii:
             return [float(r) for r in radii]
-        return sorted({parse_view_name(v)[1] for v in self.views if v != "original"})
+        return sorted({parse_view(v)[1] for v in self.views if v != "original"})
 
     @property
     def low_views(self) -> List[str]:
@@ -155,12 +159,23 @@ class EvalResults:
         losses = [r for r in reversed(rows) if r.diff < 0][:k]
         return gains, losses
 
-    def per_image_counts(self, view: str) -> Dict[str, int]:
-        """Counts from ``summary.json`` when present, else from the per-image table."""
+    def measures(self) -> List[str]:
+        """The per-image measures the folder has: ``["coco"]``, plus ``"strict"`` when written."""
+        return ["coco", "strict"] if self.ap_strict else ["coco"]
+
+    def per_image_counts(self, view: str, measure: str = "coco") -> Dict[str, int]:
+        """Counts from ``summary.json`` when present, else from the per-image table.
+
+        ``summary.json["per_image"][view]`` is ``{measure: counts}`` (older folders: the
+        COCOeval counts themselves)."""
         counts = (self.summary.get("per_image") or {}).get(view)
+        if counts and "gain" not in counts:
+            counts = counts.get(measure)
+        elif measure != "coco":
+            counts = None
         if counts:
             return {k: int(counts.get(k, 0)) for k in ("gain", "loss", "tie", "undefined")}
-        d = self.diff(view)
+        d = self.diff(view) if measure == "coco" else self.ap_strict[view] - self.ap_strict["original"]
         ok = ~np.isnan(d)
         return {"gain": int(np.sum(d[ok] > 0)), "loss": int(np.sum(d[ok] < 0)),
                 "tie": int(np.sum(d[ok] == 0)), "undefined": int(np.sum(~ok))}
@@ -244,14 +259,18 @@ def load_results_folder(output_dir) -> EvalResults:
         columns = reader.fieldnames or []
         if "image_id" not in columns:
             raise ResultsError(f"{csv_path} has no image_id column (columns: {', '.join(columns)})")
-        ap_views = [c[3:] for c in columns if c.startswith("ap_")]
+        strict_views = [c[len("ap_strict_"):] for c in columns if c.startswith("ap_strict_")]
+        ap_views = [c[3:] for c in columns if c.startswith("ap_") and not c.startswith("ap_strict_")]
         ids, names, values = [], [], {v: [] for v in ap_views}
+        strict_values = {v: [] for v in strict_views}
         try:
             for rec in reader:
                 ids.append(int(rec["image_id"]))
                 names.append(rec.get("file_name") or "")
                 for v in ap_views:
                     values[v].append(_float_or_nan(rec.get(f"ap_{v}")))
+                for v in strict_views:
+                    strict_values[v].append(_float_or_nan(rec.get(f"ap_strict_{v}")))
         except ValueError as e:
             raise ResultsError(f"{csv_path} line {reader.line_num}: {e}") from None
     views = [v for v in (summary.get("views") or ap_views) if v in ap_views] or ap_views
@@ -264,4 +283,5 @@ def load_results_folder(output_dir) -> EvalResults:
         file_names=names,
         ap={v: np.asarray(values[v], dtype=np.float64) for v in ap_views},
         views=views,
+        ap_strict={v: np.asarray(strict_values[v], dtype=np.float64) for v in strict_views},
     )

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "tools" / "eval_lfc.py"
 FAST = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96",
         "INPUT.MAX_SIZE_TEST", "160", "DATALOADER.NUM_WORKERS", "0"]
+# The reference run's views: every kind, the control included, so that the resume and
+# distributed tests cover it too.
+ALL_VIEWS = ["HFC.VIEWS", "['original', 'low', 'high', 'noise']"]
 # Passive OpenMP threads: spinning ones make CPU inference many times slower on a busy machine.
 ENV = {**os.environ, "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
 
@@ -28,7 +31,7 @@ def tool_args(data, output, *extra):
     """eval_lfc.py arguments for the fixture ``data = (json_file, image_root)``."""
     json_file, image_root = data
     return ["--dataset-json", json_file, "--image-root", image_root, "--output", str(output),
-            "--radius", "8", "--no-progress", *map(str, extra), *FAST]
+            "--radius", "8", "--no-progress", *map(str, extra), *FAST, *ALL_VIEWS]
 
 
 def run_tool(*args, check=True):
@@ -73,6 +76,6 @@ def comparable_outputs(out: Path) -> dict:
         "detections": {p.name: p.read_text() for p in sorted((out / "detections").glob("*.json"))},
         "per_image_ap": (out / "per_image_ap.csv").read_text(),
         "gain_loss": {p.name: p.read_text() for p in sorted((out / "gain_loss").glob("*.csv"))},
-        "summary": {k: summary[k] for k in ("variants", "per_image", "num_images", "skipped", "views",
-                                             "radii", "fingerprint")},
+        "summary": {k: summary[k] for k in ("variants", "per_image", "paired", "controls", "num_images", "skipped",
+                                             "views", "radii", "strict_score", "fingerprint")},
     }

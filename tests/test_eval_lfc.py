@@ -13,8 +13,10 @@ from pycocotools.cocoeval import COCOeval
 import eval_runs
 from coco_fixture import make_coco_fixture
 from eval_runs import FAST, fixture_and_reference, load_tool, reference_process
+from test_strict_ap import reference_strict
 
-VIEWS = ["original", "low_r8", "high_r8"]
+VIEWS = ["original", "low_r8", "high_r8", "noise_r8"]
+MEASURES = (("coco", "ap_", ""), ("strict", "ap_strict_", "_strict"))
 
 
 def run_tool(*args):
@@ -52,7 +54,7 @@ def test_output_contract(run):
     assert summary["num_images"] == len(readable)
 
     rows = list(csv.DictReader((out / "per_image_ap.csv").open()))
-    assert list(rows[0]) == ["image_id", "file_name"] + [f"ap_{v}" for v in VIEWS]
+    assert list(rows[0]) == ["image_id", "file_name"] + [f"ap_{v}" for v in VIEWS] + [f"ap_strict_{v}" for v in VIEWS]
     assert [int(r["image_id"]) for r in rows] == readable
     for view in VIEWS:
         dets = json.loads((out / "detections" / f"{view}.json").read_text())
@@ -64,11 +66,15 @@ def test_output_contract(run):
         for k, m in enumerate(["AP", "AP50", "AP75", "APs", "APm", "APl"]):
             got = summary["variants"][view][m]
             assert (stats[k] < 0 and got is None) or abs(got - 100 * stats[k]) < 1e-9
-        # per-image AP: pycocotools once per image
+        # per-image AP: pycocotools once per image; strict: once per image and category
+        coco_dt = coco_gt.loadRes(dets)
         for r in rows:
             s = cocoeval(coco_gt, dets, [int(r["image_id"])])[0]
             got = float(r[f"ap_{view}"])
             assert (s == -1 and math.isnan(got)) or abs(got - s) < 1e-9
+            want = reference_strict(coco_gt, coco_dt, int(r["image_id"]), summary["strict_score"])
+            got = float(r[f"ap_strict_{view}"])
+            assert (math.isnan(want) and math.isnan(got)) or abs(got - want) < 1e-9
     for view in VIEWS[1:]:
         gl = list(csv.DictReader((out / "gain_loss" / f"{view}.csv").open()))
         assert sorted(int(g["image_id"]) for g in gl) == readable
@@ -76,14 +82,21 @@ def test_output_contract(run):
         defined = [d for d in diffs if not math.isnan(d)]
         assert defined == sorted(defined, reverse=True) and all(math.isnan(d) for d in diffs[len(defined):])
         by_id = {int(r["image_id"]): r for r in rows}
-        counts = {"gain": 0, "loss": 0, "tie": 0, "undefined": 0}
-        for g in gl:
-            a0, a1 = float(by_id[int(g["image_id"])]["ap_original"]), float(by_id[int(g["image_id"])][f"ap_{view}"])
-            want = ("undefined" if math.isnan(a0) or math.isnan(a1) else
-                    "gain" if a1 > a0 else "loss" if a1 < a0 else "tie")
-            assert g["outcome"] == want
-            counts[want] += 1
-        assert summary["per_image"][view] == counts
+        for measure, column, suffix in MEASURES:
+            counts = {"gain": 0, "loss": 0, "tie": 0, "undefined": 0}
+            for g in gl:
+                a0 = float(by_id[int(g["image_id"])][f"{column}original"])
+                a1 = float(by_id[int(g["image_id"])][f"{column}{view}"])
+                want = ("undefined" if math.isnan(a0) or math.isnan(a1) else
+                        "gain" if a1 > a0 else "loss" if a1 < a0 else "tie")
+                assert g[f"outcome{suffix}"] == want
+                assert float(g[f"{column}{view}"]) == a1 or math.isnan(a1)
+                counts[want] += 1
+            assert summary["per_image"][view][measure] == counts
+            paired = summary["paired"][view][measure]
+            assert (paired["gains"], paired["losses"], paired["ties"]) == (counts["gain"], counts["loss"], counts["tie"])
+            assert paired["n"] == counts["gain"] + counts["loss"] + counts["tie"]
+    assert summary["controls"] == {"low_r8": "noise_r8", "high_r8": "noise_r8"}
     assert not list(out.rglob("*.tmp-*"))  # no half-written files left behind
     assert "AP50" in proc.stdout and "low_r8" in proc.stdout and "1 skipped" in proc.stdout
     assert "corrupt.jpg" in proc.stderr
@@ -114,6 +127,11 @@ def test_user_mistakes(tmp_path, capsys):
     assert "--max-images" in one_line_error([*data, "--max-images", "0", *FAST], capsys)
     assert "--save-every" in one_line_error([*data, "--save-every", "0", *FAST], capsys)
     assert "SMOOTH_RHO" in one_line_error([*data, "--smooth-rho", "-1", *FAST], capsys)
+    for bad in ("-0.1", "1.5", "nan"):
+        assert "--strict-score must be a number in [0, 1]" in one_line_error([*data, "--strict-score", bad, *FAST], capsys)
+    assert "HFC.STRICT_SCORE" in one_line_error([*data, *FAST, "HFC.STRICT_SCORE", "2.0"], capsys)
+    msg = one_line_error([*data, *FAST, "HFC.VIEWS", "['original', 'noise']", "HFC.RADII", "[]"], capsys)
+    assert "HFC.RADII is empty" in msg and "noise" in msg
     assert "NO.SUCH_KEY" in one_line_error([*data, *FAST, "NO.SUCH_KEY", "1"], capsys)
     msg = one_line_error([*data, *FAST, "MODEL.WEIGHTS", str(tmp_path / "w.pkl")], capsys)
     assert str(tmp_path / "w.pkl") in msg
@@ -143,5 +161,8 @@ def test_file_without_annotations(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert all(v is None for view in summary["variants"].values() for v in view.values())
-    assert summary["per_image"]["low_r16"] == {"gain": 0, "loss": 0, "tie": 0, "undefined": 2}
+    assert summary["per_image"]["low_r16"]["coco"] == {"gain": 0, "loss": 0, "tie": 0, "undefined": 2}
+    # strict: 0 where an image holds a detection >= T (of a category it cannot have), else undefined
+    strict = summary["per_image"]["low_r16"]["strict"]
+    assert strict["gain"] == strict["loss"] == 0 and strict["tie"] + strict["undefined"] == 2
     assert "nan" in proc.stdout

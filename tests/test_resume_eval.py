@@ -85,7 +85,7 @@ def test_another_run_into_the_folder_is_refused_in_one_line(tmp_path_factory, tm
 
 def test_fingerprint_keys(tmp_path):
     cfg = get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""])
-    same = [["OUTPUT_DIR", "elsewhere"], ["DATALOADER.NUM_WORKERS", "7"]]
+    same = [["OUTPUT_DIR", "elsewhere"], ["DATALOADER.NUM_WORKERS", "7"], ["HFC.STRICT_SCORE", "0.3"]]
     differ = [["HFC.RADII", "[16]"], ["INPUT.MIN_SIZE_TEST", "600"], ["HFC.HFC_SCALING", "max"],
               ["HFC.FILTER_STAGE", "after_resize"], ["HFC.SMOOTH_RHO", "1.0"], ["MODEL.DEVICE", "cpu"],
               ["TEST.DETECTIONS_PER_IMAGE", "50"]]

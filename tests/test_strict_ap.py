@@ -11,7 +11,7 @@ from pycocotools.cocoeval import COCOeval
 
 from hfc_det.evaluation.per_image_ap import load_results, per_image_ap
 from hfc_det.evaluation.strict_ap import check_strict_score, strict_per_image_ap
-from test_per_image_ap import CATEGORY_IDS, _as_array, assert_same, make_gt, scenes
+from test_per_image_ap import _as_array, assert_same, make_gt, scenes
 
 
 def category_ap(coco_gt, coco_dt, image_id, category_id):
@@ -31,7 +31,10 @@ def reference_strict(coco_gt, coco_dt, image_id, score_thresh):
     defines it; 0 for a category with no annotation at all in the image (crowd included)
     but a detection scoring >= T; the mean of those; NaN when there is none."""
     values = []
-    for c in CATEGORY_IDS:
+    # a category with neither ground truth nor detections in the image adds nothing either way
+    present = {a["category_id"] for a in coco_gt.imgToAnns.get(image_id, [])}
+    present |= {d["category_id"] for d in coco_dt.imgToAnns.get(image_id, [])}
+    for c in sorted(present):
         ap = category_ap(coco_gt, coco_dt, image_id, c)
         if ap is not None:
             values.append(ap)

@@ -48,10 +48,12 @@ from hfc_det.evaluation.store import (  # noqa: E402
 EPILOG = f"""
 outputs in --output DIR:
   detections/<view>.json   COCO results per view (original, low_rR, high_rR)
-  per_image_ap.csv         AP@[.50:.95] of every image for every view
-  gain_loss/<view>.csv     images sorted by AP difference to the original
-  summary.json             COCO metrics per view, gain/loss/tie/undefined counts, skipped
-                           images, dataset, radii, config, weights, versions
+  per_image_ap.csv         AP@[.50:.95] of every image for every view: ap_<view> (COCOeval's
+                           per-image AP, the paper's) and ap_strict_<view> (--strict-score)
+  gain_loss/<view>.csv     images sorted by AP difference to the original, both measures
+  summary.json             COCO metrics per view, gain/loss/tie/undefined counts and paired
+                           statistics (bootstrap CI, sign test, Wilcoxon) under both measures,
+                           skipped images, dataset, radii, config, weights, versions
   config.yaml, log.txt     the full config and the log (detectron2's default_setup)
   run_fingerprint.json     hashes of the config, weights and dataset the detections belong to
   partial/*.npz            finished images' detections, saved every --save-every images
@@ -71,7 +73,9 @@ configs (--config NAME): {', '.join(available_configs()) or '(none found)'}
 datasets: detectron2's builtin names (coco_2017_val, ...) under $DETECTRON2_DATASETS
   (default ./datasets), or any COCO-format json with --dataset-json and --image-root.
 trailing KEY VALUE pairs override the config, e.g. MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu
-  INPUT.MIN_SIZE_TEST 600 HFC.VIEWS "['original','low']" DATALOADER.NUM_WORKERS 2
+  INPUT.MIN_SIZE_TEST 600 HFC.VIEWS "['original','low','noise']" DATALOADER.NUM_WORKERS 2
+views: original, low (low_rR), high (high_rR), noise (noise_rR: the control, the original plus
+  white noise with the L2 norm of its HFC at R, per image and channel, seeded by the image id)
 """
 
 
@@ -103,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smooth-rho", type=float, metavar="RHO",
                         help="smooth the model's first convolution with kernel-smoothing weight RHO "
                              "(Eq. 3 of the paper; HFC.SMOOTH_RHO, default 0 = off)")
+    parser.add_argument("--strict-score", type=float, metavar="T",
+                        help="score threshold of the strict per-image AP: a category absent from an image "
+                             "but detected there with score >= T counts AP 0 (HFC.STRICT_SCORE, default 0.5; "
+                             "in [0, 1])")
     parser.add_argument("--save-every", type=int, default=20, metavar="N",
                         help="save finished images' detections every N images per process, for a "
                              "resume (default: %(default)s)")
@@ -140,6 +148,10 @@ def setup(args):
         opts += ["HFC.HFC_SCALING", args.hfc_scaling]
     if args.smooth_rho is not None:
         opts += ["HFC.SMOOTH_RHO", float(args.smooth_rho)]
+    if args.strict_score is not None:
+        from hfc_det.evaluation.strict_ap import check_strict_score
+
+        opts += ["HFC.STRICT_SCORE", check_strict_score(args.strict_score)]
     opts += ["OUTPUT_DIR", args.output]
     cfg = get_cfg(config_file, opts)
     check_device(cfg)

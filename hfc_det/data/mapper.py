@@ -31,7 +31,9 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, views_from_cfg
-from hfc_det.frequency import frequency_views, parse_view_name, rescale_by_max
+from hfc_det.frequency import rescale_by_max
+from hfc_det.noise_control import NOISE_KIND
+from hfc_det.views import compute_views, parse_view
 
 __all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs"]
 
@@ -105,8 +107,12 @@ class FrequencyDatasetMapper(DatasetMapper):
         if hfc_scaling not in HFC_SCALINGS:
             raise ValueError(f"hfc_scaling must be one of {list(HFC_SCALINGS)}, got {hfc_scaling!r}")
         self.views = list(views)
-        parsed = [parse_view_name(v) for v in self.views]
+        parsed = [parse_view(v) for v in self.views]
+        bad = [v for v, (kind, _) in zip(self.views, parsed) if kind not in ("original", "low", "high", NOISE_KIND)]
+        if bad:
+            raise ValueError(f"FrequencyDatasetMapper gives original, low_r, high_r and noise_r views, not {bad}")
         self.radii = list(dict.fromkeys(r for kind, r in parsed if kind != "original"))
+        self.noise_radii = [r for kind, r in parsed if kind == NOISE_KIND]
         self.filter_stage = filter_stage
         self.hfc_scaling = hfc_scaling
 
@@ -145,12 +151,15 @@ class FrequencyDatasetMapper(DatasetMapper):
                 ])
         return views
 
-    def _frequency_views(self, image: torch.Tensor) -> torch.Tensor:
-        """``(C, H, W)`` float -> the requested views stacked ``(V, C, H, W)``, in order."""
+    def _frequency_views(self, image: torch.Tensor, image_id: int) -> torch.Tensor:
+        """``(C, H, W)`` float -> the requested views stacked ``(V, C, H, W)``, in order.
+
+        ``image_id`` seeds the noise of the control views (the same in every process and run).
+        """
         if not self.radii:
             return image[None]
-        all_views = frequency_views(image, self.radii)  # one forward FFT for every radius
-        return torch.stack([all_views[v] for v in self.views])
+        # one forward FFT for every radius (hfc_det.views.compute_views)
+        return torch.stack(list(compute_views(image, self.views, seed=image_id).values()))
 
     def __call__(self, dataset_dict: dict) -> dict:
         out = {k: dataset_dict[k] for k in ("file_name", "image_id", "height", "width") if k in dataset_dict}
@@ -164,10 +173,11 @@ class FrequencyDatasetMapper(DatasetMapper):
             return out
         tfms = self._transforms(image)
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+        image_id = int(dataset_dict.get("image_id", 0))
         if self.filter_stage == "before_resize":
-            stacked = self._apply(self._frequency_views(x), tfms)
+            stacked = self._apply(self._frequency_views(x, image_id), tfms)
         else:
-            stacked = self._frequency_views(self._apply(x[None], tfms)[0])
+            stacked = self._frequency_views(self._apply(x[None], tfms)[0], image_id)
         views: Dict[str, torch.Tensor] = {}
         for name, v in zip(self.views, stacked):
             if name.startswith("high_"):

@@ -36,7 +36,9 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
 from .coco_backends import COCO_BACKENDS, check_backend, evaluate_boxes
+from .paired_stats import paired_statistics
 from .per_image_ap import load_results
+from .strict_ap import DEFAULT_STRICT_SCORE, MEASURES, check_strict_score, strict_per_image_ap
 from ..results import COCO_METRICS, OUTCOMES, outcome
 
 __all__ = [
@@ -102,6 +104,10 @@ class ViewsEvaluation:
     """Everything one evaluation found. AP metrics in COCO's 0-100 units, per-image AP in [0, 1].
 
     ``detections[view][image_id]`` is the ``(N, 6)`` array described in the module docstring.
+    ``per_image_ap`` / ``outcomes`` are COCOeval's measure (the paper's);
+    ``per_image_ap_strict`` / ``outcomes_strict`` the strict one at ``strict_score``
+    (:mod:`.strict_ap`); ``paired[view][measure]`` the paired statistics against the
+    original (:func:`~hfc_det.evaluation.paired_stats.paired_statistics`).
     """
 
     views: List[str]
@@ -114,10 +120,18 @@ class ViewsEvaluation:
     skipped: List[dict] = field(default_factory=list)
     #: how many of ``image_ids`` an earlier, interrupted run had evaluated (0: none)
     resumed_images: int = 0
+    per_image_ap_strict: Dict[str, Dict[int, float]] = field(default_factory=dict)
+    outcomes_strict: Dict[str, Dict[int, str]] = field(default_factory=dict)
+    strict_score: float = DEFAULT_STRICT_SCORE
+    paired: Dict[str, Dict[str, Dict[str, object]]] = field(default_factory=dict)
 
-    def counts(self, view: str) -> Dict[str, int]:
+    def ap(self, measure: str = "coco") -> Dict[str, Dict[int, float]]:
+        """``{view: {image_id: AP}}`` under ``measure`` (one of :data:`MEASURES`)."""
+        return self.per_image_ap if measure == "coco" else self.per_image_ap_strict
+
+    def counts(self, view: str, measure: str = "coco") -> Dict[str, int]:
         """``{"gain": n, "loss": n, "tie": n, "undefined": n}`` for a filtered view."""
-        values = list(self.outcomes[view].values())
+        values = list((self.outcomes if measure == "coco" else self.outcomes_strict)[view].values())
         return {o: values.count(o) for o in OUTCOMES}
 
     def coco_results(self, view: str) -> List[dict]:
@@ -131,6 +145,7 @@ def evaluate_detections(
     image_ids: Iterable[int],
     skipped: Sequence[dict] = (),
     backend: str = "pycocotools",
+    strict_score: float = DEFAULT_STRICT_SCORE,
 ) -> ViewsEvaluation:
     """Overall and per-image COCO AP of every view, and the outcomes against ``"original"``.
 
@@ -140,22 +155,34 @@ def evaluate_detections(
             counts as having no detections there.
         image_ids: the images evaluated (those that were read; skipped ones excluded).
         backend: the COCOeval implementation, one of :data:`COCO_BACKENDS`.
+        strict_score: the score threshold ``T`` of the strict per-image AP, in [0, 1].
     """
     check_backend(backend)
+    strict_score = check_strict_score(strict_score, "strict_score")
     image_ids = sorted(int(i) for i in image_ids)
     views = list(detections)
-    metrics, per_image, outcomes = {}, {}, {}
+    metrics, per_image, per_image_strict = {}, {}, {}
     for view in views:
         if not image_ids:  # COCOeval reads an empty imgIds as "all images": nothing to say
             metrics[view] = {m: float("nan") for m in COCO_METRICS}
-            per_image[view] = {}
+            per_image[view] = per_image_strict[view] = {}
             continue
-        coco_dt = load_results(coco_gt, results_array(detections[view], image_ids))
+        results = results_array(detections[view], image_ids)
+        coco_dt = load_results(coco_gt, results)
         stats, per_image[view] = evaluate_boxes(coco_gt, coco_dt, image_ids, backend)
         del coco_dt  # the next view's results replace it: keep one view's in memory at a time
+        per_image_strict[view] = strict_per_image_ap(per_image[view], coco_gt, results, strict_score)
         metrics[view] = {m: float(stats[k] * 100) if stats[k] >= 0 else float("nan") for k, m in enumerate(COCO_METRICS)}
+    outcomes, outcomes_strict, paired = {}, {}, {}
     if "original" in per_image:
-        outcomes = {v: compare_to_original(per_image, v) for v in views if v != "original"}
+        compared = [v for v in views if v != "original"]
+        outcomes = {v: compare_to_original(per_image, v) for v in compared}
+        outcomes_strict = {v: compare_to_original(per_image_strict, v) for v in compared}
+        for v in compared:
+            paired[v] = {}
+            for measure, aps in zip(MEASURES, (per_image, per_image_strict)):
+                paired[v][measure] = paired_statistics(np.array([aps[v][i] for i in image_ids]),
+                                                       np.array([aps["original"][i] for i in image_ids]))
     file_names = {i: coco_gt.imgs[i].get("file_name", "") for i in image_ids}
     return ViewsEvaluation(
         views=views,
@@ -166,6 +193,10 @@ def evaluate_detections(
         outcomes=outcomes,
         detections={v: {i: np.asarray(detections[v].get(i, np.zeros((0, 6)))) for i in image_ids} for v in views},
         skipped=list(skipped),
+        per_image_ap_strict=per_image_strict,
+        outcomes_strict=outcomes_strict,
+        strict_score=strict_score,
+        paired=paired,
     )
 
 
@@ -180,13 +211,14 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
     """
 
     def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True,
-                 store=None, coco_backend: str = "pycocotools"):
+                 store=None, coco_backend: str = "pycocotools", strict_score: float = DEFAULT_STRICT_SCORE):
         self._views = list(views)
         self._distributed = distributed
         # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
         self._store = store
         check_backend(coco_backend)  # now, not after hours of inference
         self._coco_backend = coco_backend
+        self._strict_score = check_strict_score(strict_score, "strict_score")
         self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
         self._metadata = MetadataCatalog.get(dataset_name)
         json_file = PathManager.get_local_path(self._metadata.json_file)
@@ -253,5 +285,6 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
         if not image_ids:
             logger.warning("no image could be evaluated (%d skipped)", len(skipped))
         self.result = evaluate_detections(self._coco_api, detections, set(image_ids),
-                                          sorted(skipped, key=lambda s: s["image_id"]), backend=self._coco_backend)
+                                          sorted(skipped, key=lambda s: s["image_id"]), backend=self._coco_backend,
+                                          strict_score=self._strict_score)
         return OrderedDict((v, copy.deepcopy(self.result.metrics[v])) for v in self._views)

@@ -4,14 +4,17 @@ Output contract (read by the report and demo tools), in ``output_dir``:
 
 - ``detections/<view>.json``: COCO results (``image_id``, ``category_id`` in the dataset's
   ids, ``bbox`` xywh in original-image pixels, ``score``).
-- ``per_image_ap.csv``: ``image_id, file_name, ap_<view>...`` for every evaluated image
-  (AP in [0, 1], ``nan`` where undefined; skipped images are listed in summary.json instead).
+- ``per_image_ap.csv``: ``image_id, file_name, ap_<view>..., ap_strict_<view>...`` for every
+  evaluated image: COCOeval's per-image AP, then the strict one (:mod:`.strict_ap`); AP in
+  [0, 1], ``nan`` where undefined (skipped images are listed in summary.json instead).
 - ``gain_loss/<view>.csv`` for each filtered view: ``image_id, file_name, ap_original,
-  ap_<view>, difference, outcome``, sorted by ``difference`` (largest gain first, undefined last).
-- ``summary.json``: ``variants`` (COCO metrics per view, 0-100), ``per_image`` (gain/loss/
-  tie/undefined counts per filtered view), ``skipped``, plus whatever the caller adds
-  (dataset, radii, config, weights, versions). Written last: its presence means the
-  folder is complete.
+  ap_<view>, difference, outcome, ap_strict_original, ap_strict_<view>, difference_strict,
+  outcome_strict``, sorted by ``difference`` (largest gain first, undefined last).
+- ``summary.json``: ``variants`` (COCO metrics per view, 0-100), ``per_image[view][measure]``
+  (gain/loss/tie/undefined counts per filtered view, measure ``coco`` or ``strict``),
+  ``paired[view][measure]`` (:func:`~hfc_det.evaluation.paired_stats.paired_statistics`),
+  ``paired_settings``, ``strict_score``, ``skipped``, plus whatever the caller adds (dataset,
+  radii, config, weights, versions). Written last: its presence means the folder is complete.
 
 Every file is written to a temporary name and renamed, so a run that dies half way never
 leaves a file that looks finished.
@@ -26,6 +29,8 @@ from pathlib import Path
 from typing import Dict, Optional
 
 from .evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
+from .paired_stats import paired_settings
+from .strict_ap import MEASURES, ap_column
 from ..atomic import write_text_atomic
 
 __all__ = ["write_outputs", "format_table", "to_json_number"]
@@ -51,11 +56,18 @@ def _fmt(x: float) -> str:
 def _gain_loss_rows(ev: ViewsEvaluation, view: str):
     rows = []
     for i in ev.image_ids:
-        a0, a1 = ev.per_image_ap["original"][i], ev.per_image_ap[view][i]
-        rows.append((i, ev.file_names[i], a0, a1, a1 - a0, ev.outcomes[view][i]))
-    # largest gain first; undefined (NaN difference) last; ties broken by image id
+        row = [i, ev.file_names[i]]
+        for aps, outcomes in ((ev.per_image_ap, ev.outcomes), (ev.per_image_ap_strict, ev.outcomes_strict)):
+            a0, a1 = aps["original"][i], aps[view][i]
+            row += [a0, a1, a1 - a0, outcomes[view][i]]
+        rows.append(row)
+    # largest gain first (COCOeval's measure); undefined (NaN difference) last; ties by image id
     rows.sort(key=lambda r: (math.isnan(r[4]), -r[4] if not math.isnan(r[4]) else 0.0, r[0]))
-    return [(i, f, _fmt(a0), _fmt(a1), _fmt(d), o) for i, f, a0, a1, d, o in rows]
+    return [[_fmt(x) if isinstance(x, float) else x for x in r] for r in rows]
+
+
+def _json_numbers(d: Dict) -> Dict:
+    return {k: to_json_number(v) for k, v in d.items()}
 
 
 def _results_json(ev: ViewsEvaluation, view: str) -> str:
@@ -74,18 +86,24 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
         p = out / "detections" / f"{view}.json"
         write_text_atomic(p, _results_json(ev, view))
         paths[f"detections/{view}"] = str(p)
-    header = ["image_id", "file_name"] + [f"ap_{v}" for v in ev.views]
-    rows = [[i, ev.file_names[i]] + [_fmt(ev.per_image_ap[v][i]) for v in ev.views] for i in ev.image_ids]
+    header = ["image_id", "file_name"] + [ap_column(v, m) for m in MEASURES for v in ev.views]
+    rows = [[i, ev.file_names[i]] + [_fmt(ev.ap(m)[v][i]) for m in MEASURES for v in ev.views] for i in ev.image_ids]
     write_text_atomic(out / "per_image_ap.csv", _csv_text(header, rows))
     paths["per_image_ap"] = str(out / "per_image_ap.csv")
     for view in ev.outcomes:
         p = out / "gain_loss" / f"{view}.csv"
-        header = ["image_id", "file_name", "ap_original", f"ap_{view}", "difference", "outcome"]
+        header = ["image_id", "file_name", "ap_original", f"ap_{view}", "difference", "outcome",
+                  "ap_strict_original", f"ap_strict_{view}", "difference_strict", "outcome_strict"]
         write_text_atomic(p, _csv_text(header, _gain_loss_rows(ev, view)))
         paths[f"gain_loss/{view}"] = str(p)
     summary = {
         "variants": {v: {m: to_json_number(ev.metrics[v][m]) for m in COCO_METRICS} for v in ev.views},
-        "per_image": {v: ev.counts(v) for v in ev.outcomes},
+        "per_image": {v: {m: ev.counts(v, m) for m in MEASURES} for v in ev.outcomes},
+        "paired": {v: {m: _json_numbers(ev.paired[v][m]) for m in MEASURES} for v in ev.paired},
+        "paired_settings": paired_settings(),
+        "strict_score": ev.strict_score,
+        # each filtered view's control (white noise as strong as its HFC), where evaluated
+        "controls": {v: c for v in ev.outcomes for c in [control_view(v, ev.outcomes)] if c},
         "num_images": len(ev.image_ids),
         "resumed_images": ev.resumed_images,
         "skipped": ev.skipped,
@@ -96,17 +114,55 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
     return paths
 
 
+def _p(p: Optional[float]) -> str:
+    return "-" if p is None else f"{p:.2g}"
+
+
+def control_view(view: str, views) -> Optional[str]:
+    """The control ``noise_r<R>`` among ``views`` for a ``low_r<R>`` / ``high_r<R>`` view, else None."""
+    from hfc_det.noise_control import noise_view_name
+    from hfc_det.views import parse_view
+
+    kind, radius = parse_view(view)
+    if kind not in ("low", "high"):
+        return None
+    name = noise_view_name(radius)
+    return name if name in views else None
+
+
 def format_table(ev: ViewsEvaluation) -> str:
-    """The paper-style table: view, AP, AP50, AP75, APs, APm, APl, images gained, lost."""
-    header = ["view", *COCO_METRICS, "gained", "lost"]
+    """The paper-style table with the paired statistics, one row per view.
+
+    Columns: view, AP, AP50, AP75 (COCO, 0-100); images gained and lost under COCOeval's
+    per-image AP and under the strict one; the control's gains at the same radius; the mean
+    per-image AP difference (COCOeval's measure) with its bootstrap interval; the sign-test
+    p-values under both measures.
+    """
+    pct = int(round(paired_settings()["confidence"] * 100))
+    header = ["view", "AP", "AP50", "AP75", "gained", "lost", "gained*", "lost*", "control gained",
+              f"mean dAP [{pct}% CI]", "sign p", "sign p*"]
     lines = []
     for v in ev.views:
-        counts = ev.counts(v) if v in ev.outcomes else None
-        lines.append([v] + [f"{ev.metrics[v][m]:.2f}" for m in COCO_METRICS]
-                     + ([str(counts["gain"]), str(counts["loss"])] if counts else ["-", "-"]))
+        row = [v] + [f"{ev.metrics[v][m]:.2f}" for m in ("AP", "AP50", "AP75")]
+        if v in ev.outcomes:
+            coco, strict = ev.counts(v), ev.counts(v, "strict")
+            control = control_view(v, ev.outcomes)
+            paired = ev.paired[v]
+            c = paired["coco"]
+            ci = ("-" if math.isnan(c["mean_difference"]) else
+                  f"{c['mean_difference']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]")
+            row += [str(coco["gain"]), str(coco["loss"]), str(strict["gain"]), str(strict["loss"]),
+                    str(ev.counts(control)["gain"]) if control else "-", ci,
+                    _p(c["sign_test_p"]), _p(paired["strict"]["sign_test_p"])]
+        else:
+            row += ["-"] * (len(header) - len(row))
+        lines.append(row)
     widths = [max(len(r[k]) for r in [header] + lines) for k in range(len(header))]
     fmt = lambda r: "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
     rule = "-" * len(fmt(header))
     text = [fmt(header), rule] + [fmt(r) for r in lines]
+    text.append(f"* strict per-image AP: a category absent from the image but detected with score >= "
+                f"{ev.strict_score:g} counts 0. control: gains of noise_r<R>, white noise as strong as the "
+                f"HFC at the same radius. p: two-sided sign test of gains vs losses.")
     text.append(f"{len(ev.image_ids)} images evaluated" + (f", {len(ev.skipped)} skipped (unreadable)" if ev.skipped else ""))
     return "\n".join(text)

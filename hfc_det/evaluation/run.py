@@ -175,7 +175,8 @@ def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, pro
         logger.info("resuming: %d of %d images were evaluated by an earlier run, %d to go",
                     len(done), len(dicts), len(todo))
     evaluator = FrequencyViewsEvaluator(dataset_name, views, distributed=comm.get_world_size() > 1,
-                                        store=store, coco_backend=coco_backend)
+                                        store=store, coco_backend=coco_backend,
+                                        strict_score=float(cfg.HFC.STRICT_SCORE))
     evaluator.preload(earlier)
     loader = []
     if todo:  # (InferenceSampler refuses an empty dataset; with nothing to do, no model either)
@@ -209,6 +210,7 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
         "filter_stage": cfg.HFC.FILTER_STAGE,
         "hfc_scaling": cfg.HFC.HFC_SCALING,
         "smooth_rho": float(cfg.HFC.SMOOTH_RHO),
+        "strict_score": float(cfg.HFC.STRICT_SCORE),
         "config_file": config_file,
         "weights": cfg.MODEL.WEIGHTS,
         "max_images": max_images,

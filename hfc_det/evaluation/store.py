@@ -55,7 +55,9 @@ _RESULT_PATHS = ("summary.json", "per_image_ap.csv", "detections", "gain_loss", 
 #: Config keys that do not change any detection (the weights and dataset are fingerprinted
 #: by content instead of by name/path).
 _IGNORED_KEYS = (("OUTPUT_DIR",), ("SEED",), ("MODEL", "WEIGHTS"), ("DATALOADER", "NUM_WORKERS"),
-                 ("DATASETS", "TEST"), ("DATASETS", "TRAIN"))
+                 ("DATASETS", "TEST"), ("DATASETS", "TRAIN"),
+                 # how detections are scored, not which: a resumed run may change it
+                 ("HFC", "STRICT_SCORE"))
 #: The seed of a randomly initialised model when ``cfg.SEED`` is negative ("random").
 DEFAULT_INIT_SEED = 0
 
@@ -82,8 +84,8 @@ def config_digest(cfg) -> str:
     for path in _IGNORED_KEYS:
         node = c
         for key in path[:-1]:
-            node = node[key]
-        if path[-1] in node:
+            node = node.get(key) if node is not None else None
+        if node is not None and path[-1] in node:
             node[path[-1]] = None
     return hashlib.sha256(c.dump(sort_keys=True).encode()).hexdigest()
 

@@ -32,10 +32,20 @@ from typing import Dict, Iterable, Mapping, Tuple
 import numpy as np
 from pycocotools.coco import COCO
 
-__all__ = ["DEFAULT_STRICT_SCORE", "check_strict_score", "category_counts", "strict_per_image_ap"]
+__all__ = ["DEFAULT_STRICT_SCORE", "MEASURES", "ap_column", "check_strict_score", "category_counts",
+           "strict_per_image_ap"]
 
 #: The default score threshold ``T`` of the strict per-image AP (``HFC.STRICT_SCORE``).
 DEFAULT_STRICT_SCORE = 0.5
+#: The two per-image measures: COCOeval's (the paper's, the default) and the strict one.
+MEASURES = ("coco", "strict")
+
+
+def ap_column(view: str, measure: str = "coco") -> str:
+    """The per_image_ap.csv column of a view under a measure: ``ap_low_r8``, ``ap_strict_low_r8``."""
+    if measure not in MEASURES:
+        raise ValueError(f"unknown per-image measure {measure!r}; expected one of {list(MEASURES)}")
+    return f"ap_{view}" if measure == "coco" else f"ap_strict_{view}"
 
 # COCOeval's area range "all": a ground-truth box outside it is ignored (never in practice).
 _AREA_ALL = (0.0, 1e5 ** 2)

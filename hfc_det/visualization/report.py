@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from hfc_det.frequency import parse_view_name
+from hfc_det.views import parse_view
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..display import HFC_SCALINGS
@@ -43,7 +43,7 @@ def default_view(results: EvalResults) -> str:
 
 def default_grid_radii(results: EvalResults, view: str) -> List[float]:
     """The evaluated radii plus a quarter and a half of the view's radius."""
-    _, r = parse_view_name(view)
+    _, r = parse_view(view)
     return sorted({*results.radii, r / 4, r / 2, r})
 
 
@@ -207,7 +207,7 @@ def build_report(
     """
     _check_options(top_k, score_thresh, hfc_scaling, thumb_size)
     view = view or default_view(results)
-    parse_view_name(view)  # a ValueError names the expected forms
+    parse_view(view)  # a ValueError names the expected forms
     results.require_view(view)
     workers = workers or available_cpus()
     report_dir = Path(report_dir)
@@ -244,6 +244,8 @@ def build_report(
         "views": results.views,
         "variants": results.variants,
         "per_image_counts": {v: results.per_image_counts(v) for v in results.compared_views},
+        "per_image_counts_by_measure": {v: {m: results.per_image_counts(v, m) for m in results.measures()}
+                                        for v in results.compared_views},
         "galleries": {"gain": gain_entries, "loss": loss_entries},
         "gallery_skipped": skipped,
         "plots": plots,
