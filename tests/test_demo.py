@@ -26,13 +26,15 @@ def _demo():
 
 
 def _check_outputs(out, radii):
-    views = ["original"] + [f"{k}_r{r}" for k in ("low", "high") for r in radii]
+    views = ["original"] + [f"{k}_r{r}" for k in ("low", "high", "noise") for r in radii]
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     assert set(summary["variants"]) == set(views)
     assert set(summary["per_image"]) == set(views) - {"original"}
-    for counts in summary["per_image"].values():
-        assert counts["gain"] + counts["loss"] + counts["tie"] + counts["undefined"] == summary["num_images"]
+    for by_measure in summary["per_image"].values():
+        assert set(by_measure) == {"coco", "strict"}
+        for counts in by_measure.values():
+            assert counts["gain"] + counts["loss"] + counts["tie"] + counts["undefined"] == summary["num_images"]
     with open(os.path.join(out, "demo.json")) as f:
         demo = json.load(f)
     gt = COCO(demo["dataset"]["val"])

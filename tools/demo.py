@@ -3,7 +3,7 @@
 
 1. generate the synthetic shapes dataset (cached under OUTPUT/shapes/<spec-hash>/),
 2. train the small demo RetinaNet on it from scratch (cached under OUTPUT/model_<config-hash>/),
-3. run tools/eval_lfc.py on the val images: original, low_rR and high_rR views,
+3. run tools/eval_lfc.py on the val images: original, low_rR, high_rR and the control noise_rR,
 4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent).
 
 Re-running with the same options reuses the data and the model. Trailing KEY VALUE pairs
@@ -95,7 +95,9 @@ def run_demo(args):
                  "--output", args.output, "--radius", *args.radius,
                  # the views take seconds to evaluate: always recompute them, so a re-run with
                  # other radii or a retrained model never meets the last run's detections
-                 "--fresh"]
+                 "--fresh",
+                 # the control noise_rR (as strong as the HFC at R): how many gains any change gives
+                 "HFC.VIEWS", "['original', 'low', 'high', 'noise']"]
     if args.max_images:
         eval_args += ["--max-images", args.max_images]
     eval_args += [*args.opts, "MODEL.WEIGHTS", os.path.abspath(trained["weights"])]
