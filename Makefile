@@ -14,6 +14,9 @@ $(STAMP): setup.py tools/install_detectron2.sh
 	@# A user who already has torch in the venv keeps it.
 	@$(VPY) -c "import torch, torchvision" 2>/dev/null || $(VPY) -m pip install $(TORCH_PIN)
 	$(VPY) -m pip install -q -e ".[test]"
+	@# TIDE (error breakdown): tidecv's own requirement, the GUI opencv-python, would clash
+	@# with opencv-python-headless over cv2; its other needs come with the test extra.
+	$(VPY) -m pip install -q --no-deps "tidecv==1.0.1"
 	bash tools/install_detectron2.sh $(VPY)
 	@touch $@
 

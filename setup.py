@@ -41,7 +41,12 @@ setup(
         # browser download: `playwright install` is never run).
         # C++ COCOeval for --coco-backend faster-coco-eval (same numbers, faster).
         "fast": ["faster-coco-eval>=1.8"],
+        # TIDE's error breakdown per view (eval_lfc.py). tidecv itself requires the GUI
+        # opencv-python, which would share the cv2 package with opencv-python-headless:
+        # `make setup` installs tidecv with --no-deps instead (it only needs cv2, which
+        # opencv-python-headless provides); see the README.
+        "tide": ["tidecv", "pandas", "seaborn", "appdirs"],
         "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn", "playwright",
-                 "faster-coco-eval>=1.8"],
+                 "faster-coco-eval>=1.8", "pandas", "seaborn", "appdirs"],
     },
 )

@@ -77,5 +77,5 @@ def comparable_outputs(out: Path) -> dict:
         "per_image_ap": (out / "per_image_ap.csv").read_text(),
         "gain_loss": {p.name: p.read_text() for p in sorted((out / "gain_loss").glob("*.csv"))},
         "summary": {k: summary[k] for k in ("variants", "per_image", "paired", "controls", "num_images", "skipped",
-                                             "views", "radii", "strict_score", "fingerprint")},
+                                             "views", "radii", "strict_score", "errors", "fingerprint") if k in summary},
     }

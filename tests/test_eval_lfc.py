@@ -6,6 +6,7 @@ import io
 import json
 import math
 
+import numpy as np
 import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -13,6 +14,7 @@ from pycocotools.cocoeval import COCOeval
 import eval_runs
 from coco_fixture import make_coco_fixture
 from eval_runs import FAST, fixture_and_reference, load_tool, reference_process
+from hfc_det.evaluation.tide_errors import tide_available
 from test_strict_ap import reference_strict
 
 VIEWS = ["original", "low_r8", "high_r8", "noise_r8"]
@@ -97,6 +99,17 @@ def test_output_contract(run):
             assert (paired["gains"], paired["losses"], paired["ties"]) == (counts["gain"], counts["loss"], counts["tie"])
             assert paired["n"] == counts["gain"] + counts["loss"] + counts["tie"]
     assert summary["controls"] == {"low_r8": "noise_r8", "high_r8": "noise_r8"}
+    if tide_available():  # the breakdown of each view's detections as written
+        from hfc_det.evaluation.tide_errors import tide_errors
+
+        assert set(summary["errors"]) == set(VIEWS)
+        for view in VIEWS:
+            dets = json.loads((out / "detections" / f"{view}.json").read_text())
+            arrays = {}
+            for d in dets:
+                arrays.setdefault(d["image_id"], []).append([*d["bbox"], d["score"], d["category_id"]])
+            want = tide_errors(coco_gt, {view: {i: np.array(a) for i, a in arrays.items()}}, readable)[view]
+            assert summary["errors"][view] == want
     assert not list(out.rglob("*.tmp-*"))  # no half-written files left behind
     assert "AP50" in proc.stdout and "low_r8" in proc.stdout and "1 skipped" in proc.stdout
     assert "corrupt.jpg" in proc.stderr

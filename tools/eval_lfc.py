@@ -53,7 +53,8 @@ outputs in --output DIR:
   gain_loss/<view>.csv     images sorted by AP difference to the original, both measures
   summary.json             COCO metrics per view, gain/loss/tie/undefined counts and paired
                            statistics (bootstrap CI, sign test, Wilcoxon) under both measures,
-                           skipped images, dataset, radii, config, weights, versions
+                           TIDE error breakdown per view (with tidecv), skipped images,
+                           dataset, radii, config, weights, versions
   config.yaml, log.txt     the full config and the log (detectron2's default_setup)
   run_fingerprint.json     hashes of the config, weights and dataset the detections belong to
   partial/*.npz            finished images' detections, saved every --save-every images
@@ -119,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--coco-backend", choices=COCO_BACKENDS, default="pycocotools",
                         help="COCOeval implementation for the metrics and per-image AP: pycocotools "
                              "(default) or faster-coco-eval (C++, pip install faster-coco-eval; same numbers)")
+    parser.add_argument("--no-error-breakdown", action="store_true",
+                        help="skip TIDE's error breakdown per view (classification, localisation, both, "
+                             "duplicate, background, missed), which runs when tidecv is installed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -178,7 +182,7 @@ def main(args):
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="hfc_det")
     result = evaluate_views(cfg, dataset, max_images=args.max_images, progress=not args.no_progress,
                             output_dir=cfg.OUTPUT_DIR, save_every=args.save_every, fresh=args.fresh,
-                            coco_backend=args.coco_backend)
+                            coco_backend=args.coco_backend, error_breakdown=not args.no_error_breakdown)
     if not comm.is_main_process():
         return None
     extra = run_metadata(cfg, dataset, config_file, args.max_images)

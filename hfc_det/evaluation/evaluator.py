@@ -124,6 +124,9 @@ class ViewsEvaluation:
     outcomes_strict: Dict[str, Dict[int, str]] = field(default_factory=dict)
     strict_score: float = DEFAULT_STRICT_SCORE
     paired: Dict[str, Dict[str, Dict[str, object]]] = field(default_factory=dict)
+    #: TIDE's error breakdown per view (:func:`~hfc_det.evaluation.tide_errors.tide_errors`);
+    #: empty when not asked for or tidecv is not installed
+    errors: Dict[str, Dict[str, object]] = field(default_factory=dict)
 
     def ap(self, measure: str = "coco") -> Dict[str, Dict[int, float]]:
         """``{view: {image_id: AP}}`` under ``measure`` (one of :data:`MEASURES`)."""
@@ -146,6 +149,7 @@ def evaluate_detections(
     skipped: Sequence[dict] = (),
     backend: str = "pycocotools",
     strict_score: float = DEFAULT_STRICT_SCORE,
+    error_breakdown: bool = False,
 ) -> ViewsEvaluation:
     """Overall and per-image COCO AP of every view, and the outcomes against ``"original"``.
 
@@ -156,6 +160,7 @@ def evaluate_detections(
         image_ids: the images evaluated (those that were read; skipped ones excluded).
         backend: the COCOeval implementation, one of :data:`COCO_BACKENDS`.
         strict_score: the score threshold ``T`` of the strict per-image AP, in [0, 1].
+        error_breakdown: also run TIDE on every view (when ``tidecv`` is installed).
     """
     check_backend(backend)
     strict_score = check_strict_score(strict_score, "strict_score")
@@ -183,6 +188,15 @@ def evaluate_detections(
             for measure, aps in zip(MEASURES, (per_image, per_image_strict)):
                 paired[v][measure] = paired_statistics(np.array([aps[v][i] for i in image_ids]),
                                                        np.array([aps["original"][i] for i in image_ids]))
+    errors = {}
+    if error_breakdown and image_ids:
+        from .tide_errors import tide_available, tide_errors
+
+        if tide_available():
+            logger.info("TIDE error breakdown of %d views", len(views))
+            errors = tide_errors(coco_gt, detections, image_ids)
+        else:
+            logger.warning("tidecv is not installed: no error breakdown (see the README's tide extra)")
     file_names = {i: coco_gt.imgs[i].get("file_name", "") for i in image_ids}
     return ViewsEvaluation(
         views=views,
@@ -197,6 +211,7 @@ def evaluate_detections(
         outcomes_strict=outcomes_strict,
         strict_score=strict_score,
         paired=paired,
+        errors=errors,
     )
 
 
@@ -211,7 +226,8 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
     """
 
     def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True,
-                 store=None, coco_backend: str = "pycocotools", strict_score: float = DEFAULT_STRICT_SCORE):
+                 store=None, coco_backend: str = "pycocotools", strict_score: float = DEFAULT_STRICT_SCORE,
+                 error_breakdown: bool = False):
         self._views = list(views)
         self._distributed = distributed
         # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
@@ -219,6 +235,7 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
         check_backend(coco_backend)  # now, not after hours of inference
         self._coco_backend = coco_backend
         self._strict_score = check_strict_score(strict_score, "strict_score")
+        self._error_breakdown = bool(error_breakdown)
         self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
         self._metadata = MetadataCatalog.get(dataset_name)
         json_file = PathManager.get_local_path(self._metadata.json_file)
@@ -286,5 +303,5 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
             logger.warning("no image could be evaluated (%d skipped)", len(skipped))
         self.result = evaluate_detections(self._coco_api, detections, set(image_ids),
                                           sorted(skipped, key=lambda s: s["image_id"]), backend=self._coco_backend,
-                                          strict_score=self._strict_score)
+                                          strict_score=self._strict_score, error_breakdown=self._error_breakdown)
         return OrderedDict((v, copy.deepcopy(self.result.metrics[v])) for v in self._views)

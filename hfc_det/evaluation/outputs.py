@@ -13,7 +13,8 @@ Output contract (read by the report and demo tools), in ``output_dir``:
 - ``summary.json``: ``variants`` (COCO metrics per view, 0-100), ``per_image[view][measure]``
   (gain/loss/tie/undefined counts per filtered view, measure ``coco`` or ``strict``),
   ``paired[view][measure]`` (:func:`~hfc_det.evaluation.paired_stats.paired_statistics`),
-  ``paired_settings``, ``strict_score``, ``skipped``, plus whatever the caller adds (dataset,
+  ``paired_settings``, ``strict_score``, ``controls``, ``errors[view]`` (TIDE: ``ap50``,
+  ``main`` and ``special`` dAP, when computed), ``skipped``, plus whatever the caller adds (dataset,
   radii, config, weights, versions). Written last: its presence means the folder is complete.
 
 Every file is written to a temporary name and renamed, so a run that dies half way never
@@ -104,6 +105,8 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
         "strict_score": ev.strict_score,
         # each filtered view's control (white noise as strong as its HFC), where evaluated
         "controls": {v: c for v in ev.outcomes for c in [control_view(v, ev.outcomes)] if c},
+        # TIDE per view: AP50 and the dAP of each error type (0-100); absent when not computed
+        **({"errors": ev.errors} if ev.errors else {}),
         "num_images": len(ev.image_ids),
         "resumed_images": ev.resumed_images,
         "skipped": ev.skipped,

@@ -151,13 +151,15 @@ def _earlier_detections(store: DetectionStore, image_ids: List[int]):
 
 def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, progress: bool = True,
                    model=None, output_dir: Optional[str] = None, save_every: int = 20,
-                   fresh: bool = False, coco_backend: str = "pycocotools") -> Optional[ViewsEvaluation]:
+                   fresh: bool = False, coco_backend: str = "pycocotools",
+                   error_breakdown: bool = False) -> Optional[ViewsEvaluation]:
     """Evaluate every view ``cfg`` asks for on ``dataset_name`` (its first ``max_images``).
 
     With ``output_dir`` the run is resumable: the main process checks the folder's
     fingerprint (:func:`~hfc_det.evaluation.store.prepare_output`, ``fresh`` wipes it
     first), every process saves its finished images every ``save_every`` images, and images
     an earlier run of the same fingerprint finished are not evaluated again.
+    ``error_breakdown`` adds TIDE's error breakdown per view (when tidecv is installed).
     Returns the :class:`ViewsEvaluation` on the main process, ``None`` on the others.
     Raises ``OutputMismatchError`` when the folder holds another run's detections.
     """
@@ -176,7 +178,7 @@ def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, pro
                     len(done), len(dicts), len(todo))
     evaluator = FrequencyViewsEvaluator(dataset_name, views, distributed=comm.get_world_size() > 1,
                                         store=store, coco_backend=coco_backend,
-                                        strict_score=float(cfg.HFC.STRICT_SCORE))
+                                        strict_score=float(cfg.HFC.STRICT_SCORE), error_breakdown=error_breakdown)
     evaluator.preload(earlier)
     loader = []
     if todo:  # (InferenceSampler refuses an empty dataset; with nothing to do, no model either)
