@@ -15,9 +15,16 @@ from matplotlib.figure import Figure
 from ..atomic import save_figure_atomic
 from ..results import COCO_METRICS, EvalResults
 
-__all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "OVERALL_METRICS"]
+__all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "plot_error_breakdown",
+           "OVERALL_METRICS", "WIDE_FIGURE_INCHES"]
 
 OVERALL_METRICS = COCO_METRICS
+# Figures the report shows at full width: 12 in at 100 dpi is 1200 px, shown unscaled (and
+# so with legible 10-pt text) in a 1400 px wide browser window.
+WIDE_FIGURE_INCHES = 12.0
+_DPI = 100
+# Above this many bars, the numbers on top of them would overlap: they are in the tables.
+_MAX_LABELLED_BARS = 24
 
 
 def plot_ap_difference_histogram(results: EvalResults, path: Path, bins: int = 41) -> Dict[str, Any]:
@@ -79,25 +86,54 @@ def plot_ap_scatter(results: EvalResults, path: Path, views: Sequence[str] = ())
     return {"path": str(path), "views": drawn}
 
 
+def _grouped_bars(groups: Sequence[str], series: Dict[str, List[float]], ylabel: str, title: str,
+                  path: Path) -> Dict[str, Any]:
+    """One bar group per entry of ``groups`` (on x), one bar per series in each, in a figure
+    1200 px wide with 10-pt text; returns the figure's pixel size and font size."""
+    fig = Figure(figsize=(WIDE_FIGURE_INCHES, 4.8))
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(groups))
+    labelled = len(groups) * len(series) <= _MAX_LABELLED_BARS
+    for i, (name, values) in enumerate(series.items()):
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, np.nan_to_num(values), width, label=name)
+        if labelled:
+            ax.bar_label(bars, labels=[f"{v:.1f}" if not math.isnan(v) else "" for v in values], fontsize=8)
+    ax.set_xticks(x, groups, rotation=30 if len(groups) > 6 else 0, ha="right" if len(groups) > 6 else "center",
+                  fontsize=10)
+    ax.tick_params(axis="y", labelsize=10)
+    ax.set_ylabel(ylabel, fontsize=10)
+    ax.set_title(title, fontsize=12)
+    if series:
+        ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    save_figure_atomic(fig, path, dpi=_DPI)
+    return {"width_px": int(WIDE_FIGURE_INCHES * _DPI), "font_size": 10, "bar_labels": labelled}
+
+
 def plot_overall_ap(results: EvalResults, path: Path, metrics: Sequence[str] = OVERALL_METRICS) -> Dict[str, Any]:
-    """Grouped bars of the overall COCO metrics (0-100) per view from ``summary.json``."""
+    """Grouped bars of the overall COCO metrics (0-100) from ``summary.json``: one group per
+    view, one bar per metric (legible at 1400 px however many views there are)."""
     variants = results.variants
     views = [v for v in results.views if v in variants] + [v for v in variants if v not in results.views]
     metrics = [m for m in metrics if any(m in variants[v] for v in views)]
-    fig = Figure(figsize=(max(6.0, 1.2 * len(views) * max(1, len(metrics)) / 2), 4))
-    ax = fig.subplots()
-    width = 0.8 / max(1, len(views))
-    x = np.arange(len(metrics))
-    drawn: Dict[str, List[float]] = {}
-    for i, view in enumerate(views):
-        values = [_number(variants[view].get(m)) for m in metrics]
-        drawn[view] = values
-        bars = ax.bar(x + (i - (len(views) - 1) / 2) * width, np.nan_to_num(values), width, label=view)
-        ax.bar_label(bars, labels=[f"{v:.1f}" if not math.isnan(v) else "" for v in values], fontsize=6)
-    ax.set_xticks(x, metrics)
-    ax.set_ylabel("COCO AP (0-100)")
-    _finish(fig, ax, "Overall AP per view", path, legend=bool(views))
-    return {"path": str(path), "metrics": list(metrics), "values": drawn}
+    drawn = {view: [_number(variants[view].get(m)) for m in metrics] for view in views}
+    series = {m: [drawn[v][k] for v in views] for k, m in enumerate(metrics)}
+    size = _grouped_bars(views, series, "COCO AP (0-100)", "Overall AP per view", path)
+    return {"path": str(path), "metrics": list(metrics), "values": drawn, **size}
+
+
+def plot_error_breakdown(errors: Dict[str, Dict[str, Any]], path: Path) -> Dict[str, Any]:
+    """TIDE's dAP per error type (``summary.json["errors"]``): one bar group per view, one bar
+    per main error type (Cls, Loc, Both, Dupe, Bkg, Miss), 0-100 AP50 points."""
+    views = list(errors)
+    types = list(dict.fromkeys(t for v in views for t in (errors[v].get("main") or {})))
+    drawn = {v: {t: _number((errors[v].get("main") or {}).get(t)) for t in types} for v in views}
+    series = {t: [drawn[v][t] for v in views] for t in types}
+    size = _grouped_bars(views, series, "AP50 points lost (TIDE dAP)", "Where the AP goes: TIDE error breakdown",
+                         path)
+    return {"path": str(path), "types": types, "values": drawn,
+            "ap50": {v: _number(errors[v].get("ap50")) for v in views}, **size}
 
 
 def _finish(fig, ax, title: str, path: Path, legend: bool) -> None:

@@ -4,7 +4,7 @@
 
     index.html      summary table, plots, spectra, galleries, table of every image
     report.json     what the galleries, plots and spectra show (machine-readable)
-    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png
+    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png, errors.png (with TIDE)
     spectra/        LFC/HFC-at-several-radii grids with log spectra (top gain and loss image)
     gallery/        gain_XX_<id>.png, loss_XX_<id>.png panels (original | LFC | HFC)
     thumbs/         <image_id>.jpg, small, for the table
@@ -23,7 +23,7 @@ from hfc_det.views import parse_view
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..display import HFC_SCALINGS
-from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_overall_ap
+from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_error_breakdown, plot_overall_ap
 from .report_html import render_index
 from ..results import EvalResults, GainLossRow, ResultsError
 from .spectrum import save_frequency_grid
@@ -68,6 +68,7 @@ def _gallery_jobs(results: EvalResults, rows: Sequence[GainLossRow], kind: str, 
             continue
         idx = _index_of(results, row.image_id)
         ap = {v: float(results.ap[v][idx]) for v in names if v in results.ap and idx is not None}
+        strict = _strict_pair(results, idx, view)
         rel = f"gallery/{kind}_{rank:02d}_{row.image_id}.png"
         dets = {}
         for v in names:
@@ -78,10 +79,19 @@ def _gallery_jobs(results: EvalResults, rows: Sequence[GainLossRow], kind: str, 
             ground_truth=results.ground_truth(row.image_id), class_names=class_names,
             image_id=row.image_id, score_thresh=score_thresh, hfc_scaling=hfc_scaling,
             title=f"{kind} #{rank}: image {row.image_id} {row.file_name}\n"
-                  f"per-image AP {row.ap_original:.3f} (original) -> {row.ap_view:.3f} ({view}), {row.diff:+.3f}",
+                  f"per-image AP {row.ap_original:.3f} (original) -> {row.ap_view:.3f} ({view}), {row.diff:+.3f}"
+                  + (f"; strict {strict[0]:.3f} -> {strict[1]:.3f}, {strict[1] - strict[0]:+.3f}" if strict else ""),
         ))
-        entries.append({**asdict(row), "rank": rank, "panel": rel, "ap": ap})
+        entries.append({**asdict(row), "rank": rank, "panel": rel, "ap": ap,
+                        "ap_strict": {"original": strict[0], view: strict[1]} if strict else None})
     return jobs, entries
+
+
+def _strict_pair(results: EvalResults, idx: Optional[int], view: str):
+    """``(strict AP original, strict AP view)`` of one image, or None where not written."""
+    if idx is None or view not in results.ap_strict or "original" not in results.ap_strict:
+        return None
+    return float(results.ap_strict["original"][idx]), float(results.ap_strict[view][idx])
 
 
 def _index_of(results: EvalResults, image_id: int) -> Optional[int]:
@@ -114,12 +124,15 @@ def _check_options(top_k: int, score_thresh: float, hfc_scaling: str, thumb_size
 
 
 def _write_plots(results: EvalResults, report_dir: Path) -> Dict[str, Dict[str, Any]]:
-    """Stage 1: the three whole-set plots; paths relative to ``report_dir``."""
+    """Stage 1: the whole-set plots (the TIDE one when the folder has an error breakdown);
+    paths relative to ``report_dir``."""
     plots = {
         "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
         "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
         "overall_ap": plot_overall_ap(results, report_dir / "plots" / "overall_ap.png"),
     }
+    if results.summary.get("errors"):
+        plots["errors"] = plot_error_breakdown(results.summary["errors"], report_dir / "plots" / "errors.png")
     for p in plots.values():
         p["path"] = os.path.relpath(p["path"], report_dir)
     return plots
@@ -246,6 +259,12 @@ def build_report(
         "per_image_counts": {v: results.per_image_counts(v) for v in results.compared_views},
         "per_image_counts_by_measure": {v: {m: results.per_image_counts(v, m) for m in results.measures()}
                                         for v in results.compared_views},
+        # "are the gains real?": paired statistics per view and measure, the controls, TIDE
+        "paired": results.summary.get("paired") or {},
+        "paired_settings": results.summary.get("paired_settings") or {},
+        "controls": results.summary.get("controls") or {},
+        "strict_score": results.summary.get("strict_score"),
+        "errors": results.summary.get("errors") or {},
         "galleries": {"gain": gain_entries, "loss": loss_entries},
         "gallery_skipped": skipped,
         "plots": plots,

@@ -128,6 +128,86 @@ def _summary_table(results: EvalResults, report: Mapping[str, Any]) -> str:
             'per-image AP on the view is above/below/equal to the original; undefined: no per-image AP.</p>')
 
 
+def _p(value: Any) -> str:
+    return "&ndash;" if value is None else _e(f"{float(value):.2g}")
+
+
+def _mean_ci(stats: Mapping[str, Any]) -> str:
+    mean = stats.get("mean_difference")
+    if mean is None:
+        return "&ndash;"
+    return _e(f"{mean:+.3f} [{stats.get('ci_low', math.nan):+.3f}, {stats.get('ci_high', math.nan):+.3f}]")
+
+
+_MEASURE_NAMES = {"coco": "COCOeval", "strict": "strict"}
+
+
+def _gains_section(results: EvalResults, report: Mapping[str, Any]) -> str:
+    """"Are the gains real?": both measures per view, the control's numbers beside each
+    filtered view's, the interval and the p-values; the TIDE plot when there is one."""
+    paired, controls = report.get("paired") or {}, report.get("controls") or {}
+    settings = report.get("paired_settings") or {}
+    pct = int(round(100 * float(settings.get("confidence", 0.95))))
+    if not paired:
+        return ("<p>This folder has no paired statistics (written by eval_lfc.py since the strict measure "
+                "and the control were added): re-run the evaluation to get them.</p>")
+    head = ("<th class=\"text\">view</th><th class=\"text\">measure</th><th>gain</th><th>loss</th><th>tie</th>"
+            f"<th>undefined</th><th>mean &Delta;AP [{pct}% CI]</th><th>sign-test p</th><th>Wilcoxon p</th>"
+            "<th class=\"text\">control</th><th>control gain</th><th>control loss</th>"
+            f"<th>control mean &Delta;AP [{pct}% CI]</th>")
+    rows = []
+    for view in results.compared_views:
+        for measure, stats in (paired.get(view) or {}).items():
+            counts = (report.get("per_image_counts_by_measure") or {}).get(view, {}).get(measure, {})
+            control = controls.get(view)
+            c = (paired.get(control) or {}).get(measure) if control else None
+            cells = [f'<td class="text">{_e(view)}</td>', f'<td class="text">{_e(_MEASURE_NAMES.get(measure, measure))}</td>',
+                     f"<td>{stats.get('gains')}</td>", f"<td>{stats.get('losses')}</td>", f"<td>{stats.get('ties')}</td>",
+                     f"<td>{counts.get('undefined', '')}</td>", f"<td>{_mean_ci(stats)}</td>",
+                     f"<td>{_p(stats.get('sign_test_p'))}</td>", f"<td>{_p(stats.get('wilcoxon_p'))}</td>"]
+            if c:
+                cells += [f'<td class="text">{_e(control)}</td>', f"<td>{c.get('gains')}</td>",
+                          f"<td>{c.get('losses')}</td>", f"<td>{_mean_ci(c)}</td>"]
+            else:
+                cells += ['<td class="text">&ndash;</td>', "<td></td>", "<td></td>", "<td></td>"]
+            rows.append(f'<tr data-view="{_e(view)}" data-measure="{_e(measure)}">{"".join(cells)}</tr>')
+    strict = report.get("strict_score")
+    text = (
+        '<p class="meta">COCOeval: the paper\'s per-image AP, the mean over the categories with ground truth in '
+        "the image; a confident detection of a category the image does not hold costs nothing there. "
+        f"strict: the same mean with a 0 for every such category detected with score &ge; {_e(strict)}. "
+        "control: noise_rR, the original plus white noise with the L2 norm of its HFC at the same radius: "
+        "how many gains and losses any change of that size gives. "
+        f"Mean &Delta;AP: view minus original over the images where both are defined, with a {pct}% percentile "
+        f"bootstrap interval ({_e(settings.get('n_resamples', ''))} resamples, seed {_e(settings.get('seed', ''))}). "
+        "Sign test: two-sided binomial test of gains against losses (ties left out); Wilcoxon: signed-rank test "
+        "of the differences. &ndash;: nothing to test (no image changed).</p>")
+    table = (f'<table id="gains-real"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    errors = ""
+    plots = report.get("plots") or {}
+    if "errors" in plots:
+        errors = ("<h3>Where the AP goes (TIDE)</h3>"
+                  + _figures([plots["errors"]], lambda p: "TIDE error breakdown per view: AP50 points lost to "
+                             "classification (Cls), localisation (Loc), both, duplicate (Dupe), background (Bkg) "
+                             "and missed (Miss) errors")
+                  + _errors_table(report.get("errors") or {}))
+    return table + text + errors
+
+
+def _errors_table(errors: Mapping[str, Any]) -> str:
+    types = list(dict.fromkeys(t for v in errors.values() for t in (v.get("main") or {})))
+    special = list(dict.fromkeys(t for v in errors.values() for t in (v.get("special") or {})))
+    head = "<th class=\"text\">view</th><th>AP50</th>" + "".join(f"<th>{_e(t)}</th>" for t in types + special)
+    rows = []
+    for view, e in errors.items():
+        cells = [f'<td class="text">{_e(view)}</td>', f"<td>{_num(e.get('ap50'))}</td>"]
+        cells += [f"<td>{_num((e.get('main') or {}).get(t))}</td>" for t in types]
+        cells += [f"<td>{_num((e.get('special') or {}).get(t))}</td>" for t in special]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<table id="errors"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            '<p class="meta">TIDE (tidecv): AP at IoU 0.5 (0-100) and the AP50 points each error type costs.</p>')
+
+
 def _meta(results: EvalResults, report: Mapping[str, Any]) -> str:
     s = results.summary
     ds = s.get("dataset") or {}
@@ -157,9 +237,16 @@ def _gallery(report: Mapping[str, Any], kind: str) -> str:
     entries = report["galleries"][kind]
     if not entries:
         return f"<p>No image has a {kind} on {_e(report['view'])}.</p>"
-    return _figures(entries, lambda e: (
-        f"#{e['rank']} image {e['image_id']} {e['file_name']}: per-image AP "
-        f"{e['ap_original']:.3f} (original) -> {e['ap_view']:.3f} ({report['view']}), diff {e['diff']:+.3f}"))
+    def caption(e):
+        text = (f"#{e['rank']} image {e['image_id']} {e['file_name']}: per-image AP "
+                f"{e['ap_original']:.3f} (original) -> {e['ap_view']:.3f} ({report['view']}), diff {e['diff']:+.3f}")
+        strict = e.get("ap_strict")
+        if strict:
+            a0, a1 = strict["original"], strict[report["view"]]
+            text += f"; strict {a0:.3f} -> {a1:.3f}, diff {a1 - a0:+.3f}"
+        return text
+
+    return _figures(entries, caption)
 
 
 def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> str:
@@ -169,7 +256,13 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
             '<th class="text" data-type="text">file_name</th>']
     head += [f'<th data-type="number" data-col="ap_{_e(v)}">AP {_e(v)}</th>' for v in views]
     head += [f'<th data-type="number" data-col="diff_{_e(v)}">&Delta; {_e(v)}</th>' for v in diff_views]
+    strict_views = [v for v in views if v in results.ap_strict]
+    strict_diff_views = [v for v in diff_views if v in results.ap_strict and "original" in results.ap_strict]
+    head += [f'<th data-type="number" data-col="ap_strict_{_e(v)}">strict AP {_e(v)}</th>' for v in strict_views]
+    head += [f'<th data-type="number" data-col="diff_strict_{_e(v)}">strict &Delta; {_e(v)}</th>'
+             for v in strict_diff_views]
     diffs = {v: results.diff(v) for v in diff_views}
+    strict_diffs = {v: results.ap_strict[v] - results.ap_strict["original"] for v in strict_diff_views}
     body: List[str] = []
     for i, (image_id, name) in enumerate(zip(results.image_ids.tolist(), results.file_names)):
         thumb = thumbs.get(image_id)
@@ -178,13 +271,15 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
         cells = [f'<td class="thumb">{img}</td>',
                  f'<td data-value="{image_id}">{image_id}</td>',
                  f'<td class="text" data-value="{_e(name)}">{_e(name)}</td>']
-        for v in views:
-            a = float(results.ap[v][i])
-            cells.append(f'<td data-value="{"" if math.isnan(a) else repr(a)}">{_num(a, "{:.3f}")}</td>')
-        for v in diff_views:
-            d = float(diffs[v][i])
-            cells.append(f'<td class="{outcome(d, 0.0)}" data-value="{"" if math.isnan(d) else repr(d)}">'
-                         f'{_num(d, "{:+.3f}")}</td>')
+        # AP columns, then differences (coloured by outcome): COCOeval's measure, then strict
+        for aps, diff_of in ((results.ap, diffs), (results.ap_strict, strict_diffs)):
+            for v in (views if aps is results.ap else strict_views):
+                a = float(aps[v][i])
+                cells.append(f'<td data-value="{"" if math.isnan(a) else repr(a)}">{_num(a, "{:.3f}")}</td>')
+            for v, d in diff_of.items():
+                d = float(d[i])
+                cells.append(f'<td class="{outcome(d, 0.0)}" data-value="{"" if math.isnan(d) else repr(d)}">'
+                             f'{_num(d, "{:+.3f}")}</td>')
         kind = outcome(float(diffs[view][i]), 0.0)
         search = f"{image_id} {name}".lower()
         body.append(f'<tr data-image-id="{image_id}" data-outcome="{kind}" data-search="{_e(search)}">'
@@ -198,7 +293,8 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
     return (controls + f'<table id="images"><thead><tr>{"".join(head)}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>'
             '<p class="meta">Click a column header to sort (again to reverse); undefined values stay last. '
-            'Per-image AP in [0, 1]; &Delta; = view minus original.</p>')
+            'Per-image AP in [0, 1]; &Delta; = view minus original; strict: the strict per-image AP '
+            '(see "Are the gains real?").</p>')
 
 
 def render_index(results: EvalResults, report: Mapping[str, Any], thumbs: Mapping[int, str]) -> str:
@@ -220,6 +316,8 @@ def render_index(results: EvalResults, report: Mapping[str, Any], thumbs: Mappin
 {_meta(results, report)}
 <h2 id="summary-section">Summary</h2>
 {_summary_table(results, report)}
+<h2 id="gains-real-section">Are the gains real?</h2>
+{_gains_section(results, report)}
 <h2 id="plots-section">Plots</h2>
 <div class="plots">
 {_figures([plots["overall_ap"]], lambda p: "Overall COCO AP per view")}
