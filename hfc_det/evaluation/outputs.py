@@ -165,7 +165,8 @@ def format_table(ev: ViewsEvaluation) -> str:
     rule = "-" * len(fmt(header))
     text = [fmt(header), rule] + [fmt(r) for r in lines]
     text.append(f"* strict per-image AP: a category absent from the image but detected with score >= "
-                f"{ev.strict_score:g} counts 0. control: gains of noise_r<R>, white noise as strong as the "
-                f"HFC at the same radius. p: two-sided sign test of gains vs losses.")
+                f"{ev.strict_score:g} counts 0.")
+    text.append("control: gains of noise_r<R> (white noise as strong as the HFC at R); sign p: two-sided "
+                "sign test of gains vs losses; mean dAP: COCOeval's per-image AP, view minus original.")
     text.append(f"{len(ev.image_ids)} images evaluated" + (f", {len(ev.skipped)} skipped (unreadable)" if ev.skipped else ""))
     return "\n".join(text)
