@@ -220,7 +220,9 @@ def build_report(
     """
     _check_options(top_k, score_thresh, hfc_scaling, thumb_size)
     view = view or default_view(results)
-    parse_view(view)  # a ValueError names the expected forms
+    if parse_view(view)[0] not in ("low", "high"):  # (a ValueError names the expected forms)
+        raise ValueError(f"--view {view}: the galleries show a low_r<R> or high_r<R> view against the original "
+                         "(a control's numbers are in the report's 'Are the gains real?' section)")
     results.require_view(view)
     workers = workers or available_cpus()
     report_dir = Path(report_dir)
