@@ -13,7 +13,7 @@ from PIL import Image
 
 from report_fixture import AP_TABLE, make_output_folder
 
-from hfc_det.visualization.results import load_results
+from hfc_det.results import load_results_folder
 
 # image_id -> strict AP (original, low_r8, high_r8), typed in: image 4 (no ground truth) holds
 # a confident detection on low_r8 (0), image 1's low_r8 gain becomes a loss under strict.
@@ -53,7 +53,7 @@ def built(tmp_path_factory):
     summary.update(paired=PAIRED, controls={"low_r8": "noise_r8"}, strict_score=0.5, errors=ERRORS,
                    paired_settings={"confidence": 0.95, "n_resamples": 10000, "seed": 0})
     (out / "summary.json").write_text(json.dumps(summary))
-    results = load_results(out)
+    results = load_results_folder(out)
     report = build_report(results, out / "report", view="low_r8", top_k=2, thumb_size=40, workers=1, progress=False)
     return results, out / "report", report
 

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools.cocoeval import COCOeval
 
-from hfc_det.evaluation.per_image_ap import load_results, per_image_ap
+from hfc_det.evaluation.coco_backends import per_image_ap
+from hfc_det.evaluation.per_image_ap import load_results
 from hfc_det.evaluation.strict_ap import check_strict_score, strict_per_image_ap
 from test_per_image_ap import _as_array, assert_same, make_gt, scenes
 
