@@ -108,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "resume (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier results in --output and start over (default: resume)")
-    parser.add_argument("--coco-backend", choices=COCO_BACKENDS, default="pycocotools",
-                        help="COCOeval implementation for the metrics and per-image AP: pycocotools "
-                             "(default) or faster-coco-eval (C++, pip install faster-coco-eval; same numbers)")
+    parser.add_argument("--coco-backend", choices=COCO_BACKENDS,
+                        help="COCOeval implementation for the metrics and per-image AP: faster-coco-eval "
+                             "(default: C++, same numbers) or pycocotools (the default where "
+                             "faster-coco-eval is not installed)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -129,7 +130,7 @@ def setup(args):
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
     if args.save_every < 1:
         raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
-    check_backend(args.coco_backend)
+    args.coco_backend = check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
     opts = list(args.opts)
     if args.radius:

@@ -130,7 +130,7 @@ def evaluate_detections(
     detections: Mapping[str, Mapping[int, np.ndarray]],
     image_ids: Iterable[int],
     skipped: Sequence[dict] = (),
-    backend: str = "pycocotools",
+    backend: Optional[str] = None,
 ) -> ViewsEvaluation:
     """Overall and per-image COCO AP of every view, and the outcomes against ``"original"``.
 
@@ -139,9 +139,9 @@ def evaluate_detections(
         detections: ``{view: {image_id: (N, 6) array}}``; an image missing from a view
             counts as having no detections there.
         image_ids: the images evaluated (those that were read; skipped ones excluded).
-        backend: the COCOeval implementation, one of :data:`COCO_BACKENDS`.
+        backend: the COCOeval implementation, one of :data:`COCO_BACKENDS` (``None``: the default).
     """
-    check_backend(backend)
+    backend = check_backend(backend)
     image_ids = sorted(int(i) for i in image_ids)
     views = list(detections)
     metrics, per_image, outcomes = {}, {}, {}
@@ -180,13 +180,12 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
     """
 
     def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True,
-                 store=None, coco_backend: str = "pycocotools"):
+                 store=None, coco_backend: Optional[str] = None):
         self._views = list(views)
         self._distributed = distributed
         # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
         self._store = store
-        check_backend(coco_backend)  # now, not after hours of inference
-        self._coco_backend = coco_backend
+        self._coco_backend = check_backend(coco_backend)  # now, not after hours of inference
         self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}
         self._metadata = MetadataCatalog.get(dataset_name)
         json_file = PathManager.get_local_path(self._metadata.json_file)

@@ -151,7 +151,7 @@ def _earlier_detections(store: DetectionStore, image_ids: List[int]):
 
 def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, progress: bool = True,
                    model=None, output_dir: Optional[str] = None, save_every: int = 20,
-                   fresh: bool = False, coco_backend: str = "pycocotools") -> Optional[ViewsEvaluation]:
+                   fresh: bool = False, coco_backend: Optional[str] = None) -> Optional[ViewsEvaluation]:
     """Evaluate every view ``cfg`` asks for on ``dataset_name`` (its first ``max_images``).
 
     With ``output_dir`` the run is resumable: the main process checks the folder's
@@ -222,6 +222,7 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
             "torch": torch.__version__,
             "torchvision": _version("torchvision"),
             "pycocotools": _version("pycocotools"),
+            "faster_coco_eval": _version("faster-coco-eval"),
             "numpy": _version("numpy"),
             "python": platform.python_version(),
         },
