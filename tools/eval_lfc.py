@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="COCOeval implementation for the metrics and per-image AP: faster-coco-eval "
                              "(default: C++, same numbers) or pycocotools (the default where "
                              "faster-coco-eval is not installed)")
+    parser.add_argument("--images-per-batch", type=int, metavar="N",
+                        help="put the views of N images of the same padded size through the model "
+                             "together (HFC.IMAGES_PER_BATCH; default by device: 1 on CPU, 4 on CUDA); "
+                             "the detections are those of N = 1")
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast of the model (HFC.AMP; CUDA only, refused on CPU); "
+                             "AP differs from float32 slightly")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -130,6 +137,8 @@ def setup(args):
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
     if args.save_every < 1:
         raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
+    if args.images_per_batch is not None and args.images_per_batch < 1:
+        raise ValueError(f"--images-per-batch must be at least 1, got {args.images_per_batch}")
     args.coco_backend = check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
     opts = list(args.opts)
@@ -141,6 +150,10 @@ def setup(args):
         opts += ["HFC.HFC_SCALING", args.hfc_scaling]
     if args.smooth_rho is not None:
         opts += ["HFC.SMOOTH_RHO", float(args.smooth_rho)]
+    if args.images_per_batch is not None:
+        opts += ["HFC.IMAGES_PER_BATCH", args.images_per_batch]
+    if args.amp:
+        opts += ["HFC.AMP", True]
     opts += ["OUTPUT_DIR", args.output]
     cfg = get_cfg(config_file, opts)
     check_device(cfg)

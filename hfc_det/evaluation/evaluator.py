@@ -64,13 +64,14 @@ def instances_to_array(instances, contiguous_to_dataset_id: Optional[Mapping[int
     ``instances_to_coco_json`` writes, and the category mapped back to the dataset's id.
     """
     instances = instances.to("cpu")
-    boxes = BoxMode.convert(instances.pred_boxes.tensor.numpy(), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
+    # .float(): under bf16 autocast (--amp) boxes and scores may come back in bfloat16
+    boxes = BoxMode.convert(instances.pred_boxes.tensor.float().numpy(), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
     classes = instances.pred_classes.numpy()
     if contiguous_to_dataset_id is not None:
         classes = np.array([contiguous_to_dataset_id[int(c)] for c in classes], dtype=np.int64)
     out = np.empty((len(instances), 6), dtype=np.float64)
     out[:, :4] = boxes.reshape(-1, 4)
-    out[:, 4] = instances.scores.numpy()
+    out[:, 4] = instances.scores.float().numpy()
     out[:, 5] = classes
     return out
 
