@@ -35,6 +35,8 @@ def machine_info() -> Dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
     }
+    if hasattr(os, "getloadavg"):  # a shared machine's load says how far to trust absolute times
+        info["load_average_1_5_15_min_at_end"] = [round(x, 1) for x in os.getloadavg()]
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
