@@ -10,7 +10,7 @@ import torch
 from pycocotools.coco import COCO
 
 from coco_fixture import make_coco_fixture
-from hfc_det.config import get_hfc_cfg, images_per_batch, views_from_cfg
+from hfc_det.config import get_cfg, images_per_batch, views_from_cfg
 from hfc_det.data import resolve_dataset
 from hfc_det.evaluation.batching import SameSizeBatcher, padded_size
 from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator, evaluate_detections
@@ -37,7 +37,7 @@ class Recording:
 def runs(tmp_path_factory):
     json_file, image_root = make_coco_fixture(tmp_path_factory.mktemp("batched"))
     name = resolve_dataset(json_file=json_file, image_root=image_root)
-    cfg = get_hfc_cfg("retinanet_R50_FPN", OPTS)
+    cfg = get_cfg("retinanet_R50_FPN", OPTS)
     views = views_from_cfg(cfg)
     model = build_eval_model(cfg)
     out = {}
@@ -124,10 +124,10 @@ def test_padded_size_is_imagelist_padding():
 
 
 def test_images_per_batch_by_device_and_refusals():
-    assert images_per_batch(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu"])) == 1
-    assert images_per_batch(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cuda:1"])) == 4
-    assert images_per_batch(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu", "HFC.IMAGES_PER_BATCH", 3])) == 3
+    assert images_per_batch(get_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu"])) == 1
+    assert images_per_batch(get_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cuda:1"])) == 4
+    assert images_per_batch(get_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu", "HFC.IMAGES_PER_BATCH", 3])) == 3
     with pytest.raises(ValueError, match="IMAGES_PER_BATCH"):
-        get_hfc_cfg("retinanet_R50_FPN", ["HFC.IMAGES_PER_BATCH", -1])
+        get_cfg("retinanet_R50_FPN", ["HFC.IMAGES_PER_BATCH", -1])
     with pytest.raises(ValueError, match="CUDA only; MODEL.DEVICE is cpu"):
-        get_hfc_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu", "HFC.AMP", True])
+        get_cfg("retinanet_R50_FPN", ["MODEL.DEVICE", "cpu", "HFC.AMP", True])

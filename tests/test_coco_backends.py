@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pycocotools.cocoeval import COCOeval
 
-from hfc_det.evaluation.coco_backends import check_backend, default_backend, evaluate_boxes
+from hfc_det.evaluation.coco_backends import check_backend, default_backend, evaluate_boxes, per_image_ap
 from hfc_det.evaluation.evaluator import results_array
-from hfc_det.evaluation.per_image_ap import load_results, per_image_ap
+from hfc_det.evaluation.per_image_ap import load_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from bench_per_image_ap import per_image_cocoeval, synthetic_detections  # noqa: E402

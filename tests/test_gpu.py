@@ -19,11 +19,11 @@ OPTS = ["MODEL.WEIGHTS", "", "INPUT.MIN_SIZE_TEST", "64", "INPUT.MAX_SIZE_TEST",
 
 
 def _evaluate(name, device, images_per_batch=1, amp=False):
-    from hfc_det.config import get_hfc_cfg, views_from_cfg
+    from hfc_det.config import get_cfg, views_from_cfg
     from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator
     from hfc_det.evaluation.run import build_eval_model, build_views_loader, run_views_inference
 
-    cfg = get_hfc_cfg("retinanet_R50_FPN", OPTS + ["MODEL.DEVICE", device])
+    cfg = get_cfg("retinanet_R50_FPN", OPTS + ["MODEL.DEVICE", device])
     views = views_from_cfg(cfg)
     evaluator = FrequencyViewsEvaluator(name, views, distributed=False)
     run_views_inference(build_eval_model(cfg), build_views_loader(cfg, name), evaluator, views, progress=False,
