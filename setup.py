@@ -33,20 +33,21 @@ setup(
         "fvcore",
         # --dataset digits: the bundled 8x8 handwritten digits.
         "scikit-learn",
+        # The default COCOeval backend (C++; same numbers as pycocotools, several times
+        # faster; its per-image records are readable since 1.6.5, its wheels need no compiler).
+        "faster-coco-eval>=1.8",
     ],
     extras_require={
         # bundled real photos (scikit-image, scikit-learn) and the 8x8 digits (scikit-learn)
         "demo": ["scikit-image", "scikit-learn"],
-        # playwright drives Debian's /usr/bin/chromium in the report's browser test (no
-        # browser download: `playwright install` is never run).
-        # C++ COCOeval for --coco-backend faster-coco-eval (same numbers, faster).
-        "fast": ["faster-coco-eval>=1.8"],
         # TIDE's error breakdown per view (eval_lfc.py). tidecv itself requires the GUI
         # opencv-python, which would share the cv2 package with opencv-python-headless:
         # `make setup` installs tidecv with --no-deps instead (it only needs cv2, which
         # opencv-python-headless provides); see the README.
         "tide": ["tidecv", "pandas", "seaborn", "appdirs"],
+        # playwright drives Debian's /usr/bin/chromium in the report's browser test (no
+        # browser download: `playwright install` is never run).
         "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn", "playwright",
-                 "faster-coco-eval>=1.8", "pandas", "seaborn", "appdirs"],
+                 "pandas", "seaborn", "appdirs"],
     },
 )

@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--output", help="result JSON path (default: benchmarks/results/frequency_<device>.json)")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("error: --device cuda asked for, but torch sees no CUDA device")
@@ -69,7 +70,7 @@ def main() -> None:
             }
             print(row, flush=True)
             rows.append(row)
-    write_result(f"frequency_{args.device.split(':')[0]}", {"rows": rows})
+    write_result(f"frequency_{args.device.split(':')[0]}", {"rows": rows}, args.output)
 
 
 if __name__ == "__main__":

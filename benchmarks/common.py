@@ -35,6 +35,8 @@ def machine_info() -> Dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
     }
+    if hasattr(os, "getloadavg"):  # a shared machine's load says how far to trust absolute times
+        info["load_average_1_5_15_min_at_end"] = [round(x, 1) for x in os.getloadavg()]
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -56,11 +58,11 @@ def best_time(fn: Callable[[], object], repeat: int = 3, sync_cuda: bool = False
     return best
 
 
-def write_result(name: str, result: Dict[str, object]) -> Path:
-    """Write ``results/<name>.json`` (with the machine) atomically and print it."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+def write_result(name: str, result: Dict[str, object], path=None) -> Path:
+    """Write ``results/<name>.json`` (or ``path``) with the machine, atomically, and print it."""
+    path = Path(path) if path else RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "machine": machine_info(), **result}
-    path = RESULTS_DIR / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(path)

@@ -36,7 +36,16 @@ def _table(rows) -> list:
 def render() -> str:
     out = ["# Benchmark results", "",
            "Written by `make bench` (`benchmarks/run_all.py`) from `benchmarks/results/*.json`.",
-           "Ratios are measured within one run; absolute times depend on the machine named.", ""]
+           "Ratios are measured within one run; absolute times depend on the machine named.",
+           "The CPU figures come from a 2-core machine shared with other jobs (its load, where",
+           "recorded, is in the machine line; the README states it for each figure).", ""]
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    if not any(r.get("machine", {}).get("gpu") for r in results):
+        out += ["## GPU", "",
+                "**Pending**: no GPU has run these benchmarks yet (none was lent to the sessions that built",
+                "them). On a GPU machine, `benchmarks/gpu_check.sh OUT` (about 5 minutes) writes",
+                "`OUT/eval_cuda.json`, `frequency_cuda.json` and `cifar_epoch_cuda.json`: copy them into",
+                "`benchmarks/results/` and run `benchmarks/run_all.py --render-only`; each names its card.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
         machine = data.pop("machine", {})

@@ -30,6 +30,8 @@ __all__ = [
     "available_configs",
     "resolve_config_file",
     "views_from_cfg",
+    "images_per_batch",
+    "DEFAULT_IMAGES_PER_BATCH",
 ]
 
 #: Where the frequency filter applies (cfg.HFC.FILTER_STAGE).
@@ -79,6 +81,14 @@ def add_hfc_config(cfg: CN) -> CN:
     # a category with no ground truth in an image but a detection there scoring >= T counts
     # as AP 0 in that image's mean. Changes no detection (a resumed run may change it).
     cfg.HFC.STRICT_SCORE = 0.5
+    # Images whose views go through the model together (their views in one batch of
+    # N x len(views)). 0: by device (1 on CPU, where batching measured no faster;
+    # DEFAULT_IMAGES_PER_BATCH["cuda"] on a GPU). Only images of the same padded size share
+    # a batch, so detections are those of N = 1 (padding an image further would change them).
+    cfg.HFC.IMAGES_PER_BATCH = 0
+    # bf16 autocast of the model on CUDA (evaluation only; refused on CPU). Detections
+    # differ from float32 slightly (benchmarks/RESULTS.md gives the AP difference).
+    cfg.HFC.AMP = False
     return cfg
 
 
@@ -126,6 +136,17 @@ def check_device(cfg: CN) -> None:
             raise ValueError("MODEL.DEVICE is cuda but torch sees no CUDA device: add MODEL.DEVICE cpu")
 
 
+#: HFC.IMAGES_PER_BATCH 0 means this, per device type (CPU: measured, bench_eval.py; CUDA:
+#: a guess until a GPU run of benchmarks/gpu_check.sh measures it).
+DEFAULT_IMAGES_PER_BATCH = {"cpu": 1, "cuda": 4}
+
+
+def images_per_batch(cfg: CN) -> int:
+    """``cfg.HFC.IMAGES_PER_BATCH``, with 0 resolved by ``cfg.MODEL.DEVICE``."""
+    n = int(cfg.HFC.IMAGES_PER_BATCH)
+    return n if n > 0 else DEFAULT_IMAGES_PER_BATCH.get(str(cfg.MODEL.DEVICE).split(":")[0], 1)
+
+
 def views_from_cfg(cfg: CN) -> List[str]:
     """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*, noise_r*.
 
@@ -147,6 +168,11 @@ def views_from_cfg(cfg: CN) -> List[str]:
     rho = cfg.HFC.SMOOTH_RHO
     if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not rho >= 0 or rho == float("inf"):
         raise ValueError(f"HFC.SMOOTH_RHO must be a finite number >= 0, got {rho!r}")
+    n = cfg.HFC.get("IMAGES_PER_BATCH", 0)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"HFC.IMAGES_PER_BATCH must be an integer >= 0 (0: by device), got {n!r}")
+    if cfg.HFC.get("AMP", False) and not str(cfg.MODEL.DEVICE).startswith("cuda"):
+        raise ValueError(f"--amp (HFC.AMP) is bf16 autocast on CUDA only; MODEL.DEVICE is {cfg.MODEL.DEVICE}")
     radii = list(cfg.HFC.RADII)
     if any(k != "original" for k in kinds) and not radii:
         raise ValueError("HFC.RADII is empty: give at least one radius for low/high/noise views")

@@ -50,6 +50,7 @@ def test_output_contract(run):
     assert summary["radii"] == [8] and summary["filter_stage"] == "before_resize"
     assert summary["hfc_scaling"] == "none" and summary["weights"] == ""
     assert summary["config_file"].endswith("configs/retinanet_R50_FPN.yaml")
+    assert summary["coco_backend"] == "faster-coco-eval"  # the default, a dependency
     assert summary["dataset"]["json_file"] == json_file and summary["dataset"]["image_root"] == image_root
     assert {"torch", "detectron2", "pycocotools", "hfc_det"} <= set(summary["versions"])
     assert [s["file_name"].rsplit("/", 1)[-1] for s in summary["skipped"]] == ["corrupt.jpg"]

@@ -193,7 +193,7 @@ def test_config_is_the_model_zoo_retinanet():
     assert shapes == {k for k in a if k.startswith("SHAPES.")} and not shapes & set(b)
     differ -= shapes
     assert differ == {"MODEL.WEIGHTS", "HFC.RADII", "HFC.VIEWS", "HFC.FILTER_STAGE", "HFC.HFC_SCALING",
-                      "HFC.SMOOTH_RHO", "HFC.STRICT_SCORE"}
+                      "HFC.SMOOTH_RHO", "HFC.STRICT_SCORE", "HFC.IMAGES_PER_BATCH", "HFC.AMP"}
     assert ours.MODEL.WEIGHTS.endswith("retinanet_R_50_FPN_3x/190397829/model_final_5bd44e.pkl")
 
 

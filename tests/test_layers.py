@@ -34,6 +34,7 @@ DETECTRON2_FREE_MODULES = [
     "hfc_det.evaluation.per_image_ap",
     "hfc_det.evaluation.coco_backends",
     "hfc_det.evaluation.store",
+    "hfc_det.evaluation.batching",
     "hfc_det.data.shapes",
     "hfc_det.classification",
     "hfc_det.classification.hfc_examples",

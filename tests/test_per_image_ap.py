@@ -87,7 +87,8 @@ def test_matches_per_image_cocoeval(scene):
     coco_gt = make_gt(images, gts)
     coco_dt = load_results(coco_gt, dts)
     want = {i: reference_ap(coco_gt, coco_dt, i) for i in images}
-    assert_same(per_image_ap(coco_gt, coco_dt), want)
+    assert_same(per_image_ap(coco_gt, coco_dt, backend="pycocotools"), want)  # the replay of accumulate
+    assert_same(per_image_ap(coco_gt, coco_dt), want)  # the default backend
 
 
 def test_many_detections_beyond_max_dets():
@@ -100,8 +101,9 @@ def test_many_detections_beyond_max_dets():
            for s, x, y, w, h in zip(rng.random(150), *rng.integers(0, 70, (2, 150)), *rng.integers(10, 30, (2, 150)))]
     coco_gt = make_gt([1, 2], gts)
     coco_dt = load_results(coco_gt, dts)
-    got = per_image_ap(coco_gt, coco_dt)
+    got = per_image_ap(coco_gt, coco_dt, backend="pycocotools")
     assert_same(got, {i: reference_ap(coco_gt, coco_dt, i) for i in (1, 2)})
+    assert_same(per_image_ap(coco_gt, coco_dt), got)
     assert 0 < got[1] < 1 and math.isnan(got[2])
 
 
@@ -142,7 +144,7 @@ def test_results_array_gives_the_same_evaluation(scene):
 
     images, gts, dts = scene
     coco_gt = make_gt(images, gts)
-    stats, per_image = evaluate_boxes(coco_gt, load_results(coco_gt, _as_array(dts)), images)
+    stats, per_image = evaluate_boxes(coco_gt, load_results(coco_gt, _as_array(dts)), images, backend="pycocotools")
     coco_dt = load_results(coco_gt, dts)
     np.testing.assert_array_equal(stats, _pycocotools_stats(coco_gt, coco_dt, images))
     assert_same(per_image, {i: reference_ap(coco_gt, coco_dt, i) for i in images})

@@ -117,12 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
                              "resume (default: %(default)s)")
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier results in --output and start over (default: resume)")
-    parser.add_argument("--coco-backend", choices=COCO_BACKENDS, default="pycocotools",
-                        help="COCOeval implementation for the metrics and per-image AP: pycocotools "
-                             "(default) or faster-coco-eval (C++, pip install faster-coco-eval; same numbers)")
+    parser.add_argument("--coco-backend", choices=COCO_BACKENDS,
+                        help="COCOeval implementation for the metrics and per-image AP: faster-coco-eval "
+                             "(default: C++, same numbers) or pycocotools (the default where "
+                             "faster-coco-eval is not installed)")
     parser.add_argument("--no-error-breakdown", action="store_true",
                         help="skip TIDE's error breakdown per view (classification, localisation, both, "
                              "duplicate, background, missed), which runs when tidecv is installed")
+    parser.add_argument("--images-per-batch", type=int, metavar="N",
+                        help="put the views of N images of the same padded size through the model "
+                             "together (HFC.IMAGES_PER_BATCH; default by device: 1 on CPU, 4 on CUDA); "
+                             "the detections are those of N = 1")
+    parser.add_argument("--amp", action="store_true",
+                        help="bf16 autocast of the model (HFC.AMP; CUDA only, refused on CPU); "
+                             "AP differs from float32 slightly")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -141,7 +149,9 @@ def setup(args):
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
     if args.save_every < 1:
         raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
-    check_backend(args.coco_backend)
+    if args.images_per_batch is not None and args.images_per_batch < 1:
+        raise ValueError(f"--images-per-batch must be at least 1, got {args.images_per_batch}")
+    args.coco_backend = check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
     opts = list(args.opts)
     if args.radius:
@@ -156,6 +166,10 @@ def setup(args):
         from hfc_det.evaluation.strict_ap import check_strict_score
 
         opts += ["HFC.STRICT_SCORE", check_strict_score(args.strict_score)]
+    if args.images_per_batch is not None:
+        opts += ["HFC.IMAGES_PER_BATCH", args.images_per_batch]
+    if args.amp:
+        opts += ["HFC.AMP", True]
     opts += ["OUTPUT_DIR", args.output]
     cfg = get_cfg(config_file, opts)
     check_device(cfg)

@@ -66,13 +66,14 @@ def instances_to_array(instances, contiguous_to_dataset_id: Optional[Mapping[int
     ``instances_to_coco_json`` writes, and the category mapped back to the dataset's id.
     """
     instances = instances.to("cpu")
-    boxes = BoxMode.convert(instances.pred_boxes.tensor.numpy(), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
+    # .float(): under bf16 autocast (--amp) boxes and scores may come back in bfloat16
+    boxes = BoxMode.convert(instances.pred_boxes.tensor.float().numpy(), BoxMode.XYXY_ABS, BoxMode.XYWH_ABS)
     classes = instances.pred_classes.numpy()
     if contiguous_to_dataset_id is not None:
         classes = np.array([contiguous_to_dataset_id[int(c)] for c in classes], dtype=np.int64)
     out = np.empty((len(instances), 6), dtype=np.float64)
     out[:, :4] = boxes.reshape(-1, 4)
-    out[:, 4] = instances.scores.numpy()
+    out[:, 4] = instances.scores.float().numpy()
     out[:, 5] = classes
     return out
 
@@ -147,7 +148,7 @@ def evaluate_detections(
     detections: Mapping[str, Mapping[int, np.ndarray]],
     image_ids: Iterable[int],
     skipped: Sequence[dict] = (),
-    backend: str = "pycocotools",
+    backend: Optional[str] = None,
     strict_score: float = DEFAULT_STRICT_SCORE,
     error_breakdown: bool = False,
 ) -> ViewsEvaluation:
@@ -158,11 +159,11 @@ def evaluate_detections(
         detections: ``{view: {image_id: (N, 6) array}}``; an image missing from a view
             counts as having no detections there.
         image_ids: the images evaluated (those that were read; skipped ones excluded).
-        backend: the COCOeval implementation, one of :data:`COCO_BACKENDS`.
+        backend: the COCOeval implementation, one of :data:`COCO_BACKENDS` (``None``: the default).
         strict_score: the score threshold ``T`` of the strict per-image AP, in [0, 1].
         error_breakdown: also run TIDE on every view (when ``tidecv`` is installed).
     """
-    check_backend(backend)
+    backend = check_backend(backend)
     strict_score = check_strict_score(strict_score, "strict_score")
     image_ids = sorted(int(i) for i in image_ids)
     views = list(detections)
@@ -226,14 +227,13 @@ class FrequencyViewsEvaluator(DatasetEvaluator):
     """
 
     def __init__(self, dataset_name: str, views: Sequence[str], distributed: bool = True,
-                 store=None, coco_backend: str = "pycocotools", strict_score: float = DEFAULT_STRICT_SCORE,
+                 store=None, coco_backend: Optional[str] = None, strict_score: float = DEFAULT_STRICT_SCORE,
                  error_breakdown: bool = False):
         self._views = list(views)
         self._distributed = distributed
         # a DetectionStore (hfc_det.evaluation.store) that saves finished images for a resume
         self._store = store
-        check_backend(coco_backend)  # now, not after hours of inference
-        self._coco_backend = coco_backend
+        self._coco_backend = check_backend(coco_backend)  # now, not after hours of inference
         self._strict_score = check_strict_score(strict_score, "strict_score")
         self._error_breakdown = bool(error_breakdown)
         self._preloaded: Dict[str, Dict[int, np.ndarray]] = {v: {} for v in self._views}

@@ -15,6 +15,8 @@ faster-coco-eval) and the public ``per_image_ap(..., backend=)`` live in
 from __future__ import annotations
 
 import contextlib
+import copy
+import gc
 import io
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
@@ -23,7 +25,8 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-__all__ = ["per_image_ap_from_eval", "silent_cocoeval", "keep_area_all", "load_results", "LeanCOCOeval"]
+__all__ = ["per_image_ap_from_eval", "silent_cocoeval", "keep_area_all", "load_results", "LeanCOCOeval",
+           "gc_paused"]
 
 # Records per vectorised block: bounds memory to about 40 MB per array at 100 detections.
 _BLOCK = 4096
@@ -40,11 +43,7 @@ def load_results(coco_gt: COCO, results: Union[List[dict], np.ndarray]) -> COCO:
     """
     if isinstance(results, np.ndarray):
         if len(results):
-            with contextlib.redirect_stdout(io.StringIO()):
-                coco_dt = coco_gt.loadRes(np.asarray(results, dtype=np.float64))
-            for ann in coco_dt.dataset["annotations"]:
-                del ann["segmentation"]
-            return coco_dt
+            return _load_box_array(coco_gt, np.asarray(results, dtype=np.float64).reshape(-1, 7))
         results = []
     if len(results):
         with contextlib.redirect_stdout(io.StringIO()):
@@ -56,6 +55,56 @@ def load_results(coco_gt: COCO, results: Union[List[dict], np.ndarray]) -> COCO:
         "annotations": [],
     }
     with contextlib.redirect_stdout(io.StringIO()):
+        coco_dt.createIndex()
+    return coco_dt
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector: building a million small dicts and lists
+    (COCO annotations, COCOeval records) otherwise triggers full collections over all of
+    them again and again (measured: 2-5x slower at 500k detections). Nothing built here
+    holds reference cycles, so nothing is left for the collector to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _ResultsCOCO(COCO):
+    """A results ``COCO`` whose ``getAnnIds`` tests categories against a set: pycocotools
+    tests each of the (at COCO scale 500k) annotations against the list of 80 category ids
+    that every COCOeval passes (same annotations, same order)."""
+
+    def getAnnIds(self, imgIds=[], catIds=[], areaRng=[], iscrowd=None):  # noqa: B006,N802,N803 (pycocotools' signature)
+        if isinstance(catIds, (list, tuple, np.ndarray)) and len(catIds):
+            catIds = set(int(c) for c in catIds)
+        return super().getAnnIds(imgIds=imgIds, catIds=catIds, areaRng=areaRng, iscrowd=iscrowd)
+
+
+def _load_box_array(coco_gt: COCO, results: np.ndarray) -> COCO:
+    """``coco_gt.loadRes(results)`` for an ``(N, 7)`` box array, without the rectangle
+    ``segmentation`` and built from whole columns: the same annotations as loadRes (``id``
+    1..N in row order, ``area`` w * h, ``iscrowd`` 0, the same float64 values), several
+    times faster at 500k detections (loadRes builds them one numpy scalar at a time)."""
+    image_ids = results[:, 0].astype(np.int64)
+    unknown = set(np.unique(image_ids).tolist()) - set(coco_gt.getImgIds())
+    if unknown:  # loadRes asserts the same, without saying which
+        raise ValueError(f"results for image ids not in the ground truth: {sorted(unknown)[:5]}")
+    boxes = results[:, 1:5]
+    columns = zip(image_ids.tolist(), boxes.tolist(), results[:, 5].tolist(),
+                  results[:, 6].astype(np.int64).tolist(), (boxes[:, 2] * boxes[:, 3]).tolist())
+    coco_dt = _ResultsCOCO()
+    with gc_paused(), contextlib.redirect_stdout(io.StringIO()):
+        coco_dt.dataset = {
+            "images": list(coco_gt.dataset.get("images", [])),
+            "categories": copy.deepcopy(coco_gt.dataset.get("categories", [])),
+            "annotations": [{"image_id": i, "bbox": b, "score": s, "category_id": c, "area": a, "id": k + 1,
+                             "iscrowd": 0} for k, (i, b, s, c, a) in enumerate(columns)],
+        }
         coco_dt.createIndex()
     return coco_dt
 
@@ -96,7 +145,7 @@ def silent_cocoeval(coco_gt: COCO, coco_dt: COCO, img_ids: Optional[Iterable[int
         coco_eval.params.imgIds = sorted(set(int(i) for i in img_ids))
     if all_area_only:
         keep_area_all(coco_eval.params)
-    with contextlib.redirect_stdout(io.StringIO()):
+    with gc_paused(), contextlib.redirect_stdout(io.StringIO()):
         coco_eval.evaluate()
     return coco_eval
 

@@ -24,13 +24,16 @@ import hfc_det
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 import detectron2
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, DatasetFromList, MapDataset, MetadataCatalog
+from detectron2.data.build import trivial_batch_collator
+from detectron2.data.samplers import InferenceSampler
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 
-from hfc_det.config import num_classes, views_from_cfg
+from hfc_det.config import images_per_batch, num_classes, views_from_cfg
 from hfc_det.data.mapper import FrequencyDatasetMapper, model_inputs
 
+from .batching import SameSizeBatcher, padded_size
 from .evaluator import FrequencyViewsEvaluator, ViewsEvaluation
 from .store import DetectionStore, init_seed, prepare_output, run_fingerprint
 
@@ -91,39 +94,74 @@ def _selected_dicts(dataset_name: str, max_images: Optional[int]):
 
 
 def build_views_loader(cfg, dataset_name: str, max_images: Optional[int] = None, dicts=None):
-    """A detectron2 test loader (``InferenceSampler``: this process's shard) with the views
-    mapper, over ``dicts`` or the first ``max_images`` of ``dataset_name``."""
+    """A test loader over ``dicts`` or the first ``max_images`` of ``dataset_name``: what
+    detectron2's ``build_detection_test_loader`` builds (``InferenceSampler``: this process's
+    shard; one mapped image per item, as a list), with the views mapper and, on CUDA,
+    pinned memory (the views' copy to the GPU is then a plain DMA)."""
     if dicts is None:
         dicts = _selected_dicts(dataset_name, max_images)
-    return build_detection_test_loader(
-        dicts, mapper=FrequencyDatasetMapper(cfg), num_workers=cfg.DATALOADER.NUM_WORKERS
+    dataset = MapDataset(DatasetFromList(dicts, copy=False), FrequencyDatasetMapper(cfg))
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=1, sampler=InferenceSampler(len(dataset)), num_workers=cfg.DATALOADER.NUM_WORKERS,
+        collate_fn=trivial_batch_collator, pin_memory=str(cfg.MODEL.DEVICE).startswith("cuda"),
     )
 
 
-def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, views, progress: bool = True):
+def _size_divisibility(model) -> int:
+    """What the model pads each image to a multiple of (``ImageList.from_tensors``)."""
+    return int(getattr(getattr(model, "backbone", None), "size_divisibility", 0) or 1)
+
+
+def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, views, progress: bool = True,
+                        images_per_batch: int = 1, amp: bool = False):
     """Run ``model`` on every view of every image; returns ``evaluator.evaluate()``.
 
-    The views of one image share its size, so they go through the model as one batch.
+    The views of ``images_per_batch`` images of the same padded size go through the model
+    as one batch (:mod:`.batching`: the detections are those of one image at a time).
+    ``amp``: bf16 autocast on the model's CUDA device. On CUDA, ``cudnn.benchmark`` is on
+    while it runs: same-size batches repeat the same few shapes, whose fastest kernels
+    cuDNN then picks once.
     """
     evaluator.reset()
     total = len(data_loader) if hasattr(data_loader, "__len__") else None
     bar = tqdm(total=total, desc="images", unit="img", dynamic_ncols=True,
                disable=not (progress and comm.is_main_process()))
+    d = _size_divisibility(model)
+
+    def size(mapped):  # the views of an image share its (resized) size
+        return padded_size(*next(iter(mapped["views"].values())).shape[-2:], d) if images_per_batch > 1 else None
+
+    batcher = SameSizeBatcher(images_per_batch, key=size)
+    device = torch.device(getattr(model, "device", "cpu"))  # detectron2's models say where they run
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(amp))
+
+    def run(batch):
+        flat = [inp for mapped in batch for inp in model_inputs(mapped, views)]
+        with autocast:
+            out = model(flat)
+        n = len(views)
+        evaluator.process(batch, [dict(zip(views, out[k * n:(k + 1) * n])) for k in range(len(batch))])
+        bar.update(len(batch))
+
+    benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = benchmark or device.type == "cuda"
     try:
         with torch.no_grad():
             for inputs in data_loader:
-                outputs = []
                 for mapped in inputs:
                     if "skipped" in mapped:
-                        outputs.append(None)
+                        evaluator.process([mapped], [None])
+                        bar.update(1)
                         continue
-                    outputs.append(dict(zip(views, model(model_inputs(mapped, views)))))
-                evaluator.process(inputs, outputs)
-                bar.update(len(inputs))
+                    for batch in batcher.add(mapped):
+                        run(batch)
+            for batch in batcher.flush():
+                run(batch)
     except KeyboardInterrupt:
         evaluator.save_finished()  # Ctrl-C keeps every finished image, not only the last chunk
         raise
     finally:
+        torch.backends.cudnn.benchmark = benchmark
         bar.close()
     return evaluator.evaluate()
 
@@ -151,7 +189,7 @@ def _earlier_detections(store: DetectionStore, image_ids: List[int]):
 
 def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, progress: bool = True,
                    model=None, output_dir: Optional[str] = None, save_every: int = 20,
-                   fresh: bool = False, coco_backend: str = "pycocotools",
+                   fresh: bool = False, coco_backend: Optional[str] = None,
                    error_breakdown: bool = False) -> Optional[ViewsEvaluation]:
     """Evaluate every view ``cfg`` asks for on ``dataset_name`` (its first ``max_images``).
 
@@ -184,7 +222,8 @@ def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, pro
     if todo:  # (InferenceSampler refuses an empty dataset; with nothing to do, no model either)
         model = build_eval_model(cfg) if model is None else model
         loader = build_views_loader(cfg, dataset_name, dicts=todo)
-    run_views_inference(model, loader, evaluator, views, progress=progress)
+    run_views_inference(model, loader, evaluator, views, progress=progress,
+                        images_per_batch=images_per_batch(cfg), amp=bool(cfg.HFC.AMP))
     if not comm.is_main_process():
         return None
     evaluator.result.resumed_images = len(done)
@@ -219,6 +258,8 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
         "input_size": {"min_size_test": cfg.INPUT.MIN_SIZE_TEST, "max_size_test": cfg.INPUT.MAX_SIZE_TEST,
                        "format": cfg.INPUT.FORMAT},
         "device": cfg.MODEL.DEVICE,
+        "images_per_batch": images_per_batch(cfg),
+        "amp": bool(cfg.HFC.AMP),
         "world_size": comm.get_world_size(),
         "versions": {
             "hfc_det": hfc_det.__version__,
@@ -226,6 +267,7 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
             "torch": torch.__version__,
             "torchvision": _version("torchvision"),
             "pycocotools": _version("pycocotools"),
+            "faster_coco_eval": _version("faster-coco-eval"),
             "numpy": _version("numpy"),
             "python": platform.python_version(),
         },
