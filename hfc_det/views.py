@@ -3,9 +3,11 @@
 Names: ``original``; ``low_r{R}`` / ``high_r{R}`` / ``band_r{a}-{b}`` / ``blur_s{sigma}``
 (Fourier filters, :mod:`hfc_det.frequency`); ``svd_top{k}`` / ``svd_tail{k}``
 (truncated-SVD split, :mod:`hfc_det.svd`); ``noise_r{R}`` (the control: white noise as strong
-as the HFC at R, :mod:`hfc_det.noise_control`; needs the image id as ``seed``). All Fourier
-filters share one forward transform and all ``k`` one SVD, so asking for many views costs
-one of each.
+as the HFC at R, :mod:`hfc_det.noise_control`; needs the image id as ``seed``);
+``fourier_u{u}_v{v}_e{eps}`` (the image plus
+``eps`` times the Fourier basis image ``U(u, v)`` with a random sign per channel, clipped to
+the pixel range [0, 255]: one cell of a Fourier heat map, :mod:`hfc_det.fourier_basis`). All Fourier filters share one forward transform
+and all ``k`` one SVD, so asking for many views costs one of each.
 
 The grammar is the table :data:`VIEW_KINDS`: adding a kind of view is one entry there
 (its name pattern, how to check its parameters and which shared transform serves it)
@@ -13,6 +15,7 @@ plus its computation in :func:`compute_views`.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
@@ -28,14 +31,16 @@ from .frequency import (
     frequency_views,
     view_name,
 )
+from .fourier_basis import check_eps, perturb
 from .noise_control import NOISE_KIND, noise_view_name, noise_views, parse_noise_view_name
 from .svd import _check_k, svd_view_name, svd_views
 
-__all__ = ["parse_view", "canonical_view_name", "compute_views", "split_view_names", "view_axis", "SPLITS", "VIEW_KINDS", "ViewKind"]
+__all__ = ["parse_view", "canonical_view_name", "fourier_view_name", "compute_views", "split_view_names", "view_axis", "SPLITS", "VIEW_KINDS", "ViewKind"]
 
 #: The two ways of cutting an image into a "smooth" and a "detail" part.
 SPLITS = ("frequency", "svd")
 
+_INT = r"(-?\d+)"
 _NUM = r"(-?\d+(?:\.\d+)?)"  # a decimal: 8, 2.5 (signed, so that its rule refuses -1 by name)
 
 
@@ -69,7 +74,15 @@ VIEW_KINDS: Tuple[ViewKind, ...] = (
              "noise_r<R> (white noise as strong as the HFC at R)"),
     ViewKind("svd_top", re.compile(r"svd_top([1-9]\d*)"), _k, "k", "svd_top<K> with K >= 1 (e.g. svd_top4)"),
     ViewKind("svd_tail", re.compile(r"svd_tail([1-9]\d*)"), _k, "k", "svd_tail<K>"),
+    ViewKind("fourier", re.compile(rf"fourier_u{_INT}_v{_INT}_e{_NUM}"),
+             lambda u, v, e: (int(u), int(v), check_eps(float(e))), "frequency",
+             "fourier_u<U>_v<V>_e<EPS> with EPS > 0 (e.g. fourier_u2_v-3_e500)"),
 )
+
+#: Pixel range a ``fourier_*`` view is clipped to: the detector's 0..255 pixels.
+FOURIER_VIEW_RANGE = (0.0, 255.0)
+#: Seed of the ``fourier_*`` views' random signs (with each image's bytes: see perturbation_signs).
+FOURIER_VIEW_SEED = 0
 _BY_KIND = {k.kind: k for k in VIEW_KINDS}
 
 
@@ -105,9 +118,31 @@ def canonical_view_name(name: str) -> str:
         return svd_view_name(kind[len("svd_"):], parameter)
     if kind == "band":
         return view_name(kind, *parameter)
+    if kind == "fourier":
+        return fourier_view_name(*parameter)
     if kind == NOISE_KIND:
         return noise_view_name(parameter)
     return view_name(kind, parameter)
+
+
+def fourier_view_name(u: int, v: int, eps: float) -> str:
+    """``fourier_u2_v-3_e500``: the image perturbed along the Fourier basis ``U(u, v)``."""
+    e = check_eps(eps)
+    return f"fourier_u{int(u)}_v{int(v)}_e{int(e) if e.is_integer() else repr(e)}"
+
+
+def _fourier_views(images: ArrayLike, cells) -> Dict[str, ArrayLike]:
+    x, as_numpy = as_tensor(images)
+    check_image_shape(x)
+    _, result = compute_dtypes(x.dtype)
+    x = x.to(result)
+    shape = x.shape
+    batch = x.reshape(-1, *(shape[-3:] if x.dim() >= 3 else (1,) + tuple(shape)))
+    out = {}
+    for u, v, eps in cells:
+        out[fourier_view_name(u, v, eps)] = restore_type(
+            perturb(batch, u, v, eps, *FOURIER_VIEW_RANGE, seed=FOURIER_VIEW_SEED).reshape(shape), as_numpy)
+    return out
 
 
 def view_axis(name: str) -> Tuple[str, float]:
@@ -119,6 +154,8 @@ def view_axis(name: str) -> Tuple[str, float]:
         return "", float("nan")
     if kind == "band":
         return "radius", (parameter[0] + parameter[1]) / 2
+    if kind == "fourier":
+        return "frequency", math.hypot(parameter[0], parameter[1])
     return _BY_KIND[kind].axis, float(parameter)
 
 
@@ -150,6 +187,7 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
     bands: List[Tuple[float, float]] = []
     sigmas: List[float] = []
     ks: List[int] = []
+    cells: List[Tuple[int, int, float]] = []
     noise: List[float] = []
     for name in names:
         kind, parameter = parse_view(name)
@@ -167,6 +205,8 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
             sigmas.append(parameter)
         elif kind.startswith("svd_"):
             ks.append(int(parameter))
+        elif kind == "fourier":
+            cells.append(parameter)
     available: Dict[str, ArrayLike] = {}
     if radii or bands or sigmas:
         available.update(frequency_views(images, radii, bands=bands, sigmas=sigmas))
@@ -174,6 +214,8 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
         available.update(noise_views(images, {r: available[view_name("high", r)] for r in noise}, seed))
     if ks:
         available.update(svd_views(images, ks))
+    if cells:
+        available.update(_fourier_views(images, cells))
     if "original" in names and "original" not in available:
         x, as_numpy = as_tensor(images)
         check_image_shape(x)
