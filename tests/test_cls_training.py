@@ -18,13 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "train_cifar.py"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny 8x8 models: one thread avoids OpenMP spin contention on a shared machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny 8x8 models: one thread avoids OpenMP spin contention on a shared machine.
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small(**kw):
