@@ -76,21 +76,11 @@ def _sha256(path: Path) -> str:
 def _classifier(args, settings, out: Path):
     import torch
 
-    from hfc_det.classification.checkpoint import CHECKPOINT_NAME, read_checkpoint
     from hfc_det.classification.fourier_heatmap import classifier_heatmap
-    from hfc_det.classification.tool_support import load_models, load_test_set
+    from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set
 
-    path = Path(args.checkpoint)
-    file = path / CHECKPOINT_NAME if path.is_dir() else path
-    if not file.is_file():
-        raise UserError(f"--checkpoint: no {CHECKPOINT_NAME} at {file}")
-    try:
-        state = read_checkpoint(file)
-    except Exception as exc:  # noqa: BLE001  not a torch file at all
-        raise UserError(f"--checkpoint {file} is not a torch checkpoint ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or "model_name" not in state or "model_kwargs" not in state:
-        raise UserError(f"--checkpoint {file} is not a tools/train_cifar.py checkpoint (for a detector's "
-                        "weights use --config NAME MODEL.WEIGHTS FILE)")
+    file, state = check_classifier_checkpoint(args.checkpoint, "for a detector's weights use --config NAME "
+                                              "MODEL.WEIGHTS FILE")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     device = resolve_device(args.device)
