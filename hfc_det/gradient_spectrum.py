@@ -16,7 +16,14 @@ from typing import Tuple
 import numpy as np
 import torch
 
-__all__ = ["power_spectrum", "radial_profile"]
+__all__ = ["power_spectrum", "radial_profile", "centred_distance"]
+
+
+def centred_distance(height: int, width: int) -> np.ndarray:
+    """``(H, W)`` distance of each bin of a centred spectrum from ``(H // 2, W // 2)``, bins."""
+    i = np.arange(height)[:, None] - height // 2
+    j = np.arange(width)[None, :] - width // 2
+    return np.sqrt(i * i + j * j)
 
 
 def power_spectrum(gradients: torch.Tensor) -> np.ndarray:
@@ -37,9 +44,7 @@ def radial_profile(spectrum: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.nda
     pixel along the shorter axis (``radius / min(H, W)``). Rings with no bin are left out.
     """
     h, w = spectrum.shape
-    i = np.arange(h)[:, None] - h // 2
-    j = np.arange(w)[None, :] - w // 2
-    ring = np.rint(np.sqrt(i * i + j * j)).astype(np.int64)
+    ring = np.rint(centred_distance(h, w)).astype(np.int64)
     sums = np.bincount(ring.ravel(), weights=spectrum.ravel())
     counts = np.bincount(ring.ravel())
     keep = counts > 0

@@ -10,7 +10,7 @@ from typing import Dict, Sequence
 import numpy as np
 
 from .atomic import save_figure_atomic, write_atomic, write_json_atomic, write_text_atomic
-from .gradient_spectrum import radial_profile
+from .gradient_spectrum import centred_distance, radial_profile
 
 __all__ = ["write_spectra"]
 
@@ -33,8 +33,8 @@ def write_spectra(out_dir, spectra: Sequence[np.ndarray], labels: Sequence[str],
         writer.writerow([int(r), repr(float(cycles[k])), *(repr(float(p[1][k])) for p in profiles)])
     write_text_atomic(out_dir / "radial_profile.csv", buf.getvalue())
 
-    fig = Figure(figsize=(3.2 * (len(spectra) + 1.4), 3.4))
-    axes = fig.subplots(1, len(spectra) + 1, gridspec_kw={"width_ratios": [1] * len(spectra) + [1.4]})
+    fig = Figure(figsize=(3.2 * (len(spectra) + 1.6), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(spectra) + 1, gridspec_kw={"width_ratios": [1] * len(spectra) + [1.6]})
     h, w = stack.shape[-2:]
     extent = (-(w // 2) - 0.5, w - w // 2 - 0.5, h - h // 2 - 0.5, -(h // 2) - 0.5)
     floor = np.log10(max(stack[stack > 0].min(), 1e-300)) if (stack > 0).any() else 0.0
@@ -56,16 +56,20 @@ def write_spectra(out_dir, spectra: Sequence[np.ndarray], labels: Sequence[str],
     record = {"labels": list(labels), "shape": list(stack.shape), "loss": what,
               "layout": "spectrum.npy[k] is labels[k]'s mean spectrum, zero frequency at (H // 2, W // 2)",
               "high_frequency_share": {lab: float(_share(s)) for lab, s in zip(labels, spectra)},
+              "mean_radius": {lab: float(_mean_radius(s)) for lab, s in zip(labels, spectra)},
               **(extra or {})}
     write_json_atomic(out_dir / "spectrum.json", record)
     return record
 
 
+def _mean_radius(spectrum: np.ndarray) -> float:
+    """Power-weighted mean distance from the centre, in frequency bins."""
+    total = spectrum.sum()
+    return float((centred_distance(*spectrum.shape) * spectrum).sum() / total) if total > 0 else float("nan")
+
+
 def _share(spectrum: np.ndarray) -> float:
     """Fraction of the power at distance >= a quarter of the shorter side from the centre."""
-    h, w = spectrum.shape
-    i = np.arange(h)[:, None] - h // 2
-    j = np.arange(w)[None, :] - w // 2
-    outer = np.sqrt(i * i + j * j) >= min(h, w) / 4
+    outer = centred_distance(*spectrum.shape) >= min(spectrum.shape) / 4
     total = spectrum.sum()
     return spectrum[outer].sum() / total if total > 0 else float("nan")

@@ -20,7 +20,7 @@ override the config:
 Outputs in --output: spectrum.npy ((K, H, W): one mean spectrum per checkpoint, zero
 frequency at (H // 2, W // 2)), radial_profile.csv (mean power per ring of integer radius,
 one column per checkpoint), spectrum.json (labels, settings, the share of power at radius
->= a quarter of the image side) and spectrum.png.
+>= a quarter of the image side, the power-weighted mean radius) and spectrum.png.
 """
 import argparse
 import os
@@ -83,7 +83,8 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)
     record = write_spectra(args.output, spectra, labels, what, extra=extra)
     for label in labels:
-        print(f"{label}: share of gradient power at radius >= side/4: {record['high_frequency_share'][label]:.3f}")
+        print(f"{label}: share of gradient power at radius >= side/4: {record['high_frequency_share'][label]:.3f}, "
+              f"power-weighted mean radius {record['mean_radius'][label]:.2f} bins")
     print(f"spectra in {os.path.abspath(args.output)}/spectrum.png (+ spectrum.npy, radial_profile.csv, spectrum.json)")
     return 0
 

@@ -82,7 +82,7 @@ def detector_input_gradient(model: nn.Module, mapped: dict) -> Tuple[torch.Tenso
     losses = training_losses(model, {**mapped, "image": x})
     total = sum(losses.values())
     (grad,) = torch.autograd.grad(total, x)
-    return grad, {k: float(v) for k, v in losses.items()}
+    return grad, {k: float(v.detach()) for k, v in losses.items()}
 
 
 def detector_gradient_spectrum(cfg, dataset_name: str, max_images: Optional[int] = None,
