@@ -33,8 +33,12 @@ def write_spectra(out_dir, spectra: Sequence[np.ndarray], labels: Sequence[str],
         writer.writerow([int(r), repr(float(cycles[k])), *(repr(float(p[1][k])) for p in profiles)])
     write_text_atomic(out_dir / "radial_profile.csv", buf.getvalue())
 
-    fig = Figure(figsize=(3.2 * (len(spectra) + 1.6), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(spectra) + 1, gridspec_kw={"width_ratios": [1] * len(spectra) + [1.6]})
+    # Top row: the 2-D spectra on one colour scale; bottom row: every radial profile.
+    k = len(spectra)
+    fig = Figure(figsize=(max(6.0, 3.2 * k + 1.2), 7.0), layout="constrained")
+    mosaic = [[f"s{n}" for n in range(k)], ["profile"] * k]
+    panels = fig.subplot_mosaic(mosaic, height_ratios=[1, 0.9])
+    axes = [panels[f"s{n}"] for n in range(k)] + [panels["profile"]]
     h, w = stack.shape[-2:]
     extent = (-(w // 2) - 0.5, w - w // 2 - 0.5, h - h // 2 - 0.5, -(h // 2) - 0.5)
     floor = np.log10(max(stack[stack > 0].min(), 1e-300)) if (stack > 0).any() else 0.0
@@ -45,11 +49,11 @@ def write_spectra(out_dir, spectra: Sequence[np.ndarray], labels: Sequence[str],
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("v (bins)", fontsize=8)
     axes[0].set_ylabel("u (bins)", fontsize=8)
-    fig.colorbar(image, ax=list(axes[:-1]), label="log10 power", shrink=0.8)
+    fig.colorbar(image, ax=axes[:-1], label="log10 power", shrink=0.9)
     for (r, mean, _), label in zip(profiles, labels):
         axes[-1].semilogy(r, mean, "o-", markersize=3, label=label)
     axes[-1].set_xlabel("radius (frequency bins)")
-    axes[-1].set_ylabel(f"mean |FFT2(dL/dx)|^2 ({what})", fontsize=8)
+    axes[-1].set_ylabel(f"mean |FFT2(dL/dx)|^2\n({what})", fontsize=8)
     axes[-1].legend(fontsize=7)
     axes[-1].grid(alpha=0.3)
     save_figure_atomic(fig, out_dir / "spectrum.png", dpi=110)
