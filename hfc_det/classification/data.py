@@ -193,7 +193,7 @@ def tracked_views(images: torch.Tensor, radii: Sequence[float], device=None,
     ``blur_s1``, ...: :func:`hfc_det.views.compute_views`) -> ``(N, C, H, W)`` float32,
     unscaled (the raw frequency components, as the paper evaluates them).
     """
-    names = ["original"] + [view_name(kind, r) for kind in ("low", "high") for r in radii] + list(views)
+    names = ["original"] + [view_name(kind, r) for r in radii for kind in ("low", "high")] + list(views)
     out: Dict[str, list] = {}
     for start in range(0, len(images), chunk):
         part = images[start:start + chunk].to(device)
