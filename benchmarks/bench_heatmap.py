@@ -68,7 +68,7 @@ def bench_classifier(args, device):
 def bench_detector(args, device):
     import hfc_det.compat  # noqa: F401
     from hfc_det.evaluation.run import build_eval_model
-    from hfc_det.training import build_cfg
+    from hfc_det.config import get_cfg as build_cfg
     from hfc_det.views import compute_views, fourier_view_name
 
     cfg = build_cfg("demo/retinanet_R18_FPN_shapes", ["MODEL.WEIGHTS", "", "MODEL.DEVICE", str(device)])

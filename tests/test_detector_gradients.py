@@ -12,7 +12,7 @@ from detectron2.data import DatasetCatalog
 from cifar_fixture import call_tool_main
 from coco_fixture import make_coco_fixture
 from eval_runs import FAST
-from hfc_det.config import get_hfc_cfg
+from hfc_det.config import get_cfg
 from hfc_det.data import resolve_dataset
 from hfc_det.evaluation.gradients import _loss_mapper, detector_input_gradient, freeze_norm_layers, training_losses
 from hfc_det.evaluation.run import build_eval_model
@@ -30,7 +30,7 @@ def data(tmp_path_factory):
 
 
 def test_gradient_is_the_directional_derivative_and_bn_is_untouched(data):
-    cfg = get_hfc_cfg("retinanet_R50_FPN", FAST[:4] + BN)
+    cfg = get_cfg("retinanet_R50_FPN", FAST[:4] + BN)
     model = build_eval_model(cfg).double()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     freeze_norm_layers(model)

@@ -74,14 +74,14 @@ def test_cell_images_match_a_numpy_construction(heat):
     import hfc_det.compat  # noqa: F401
     from detectron2.data import DatasetCatalog
 
-    from hfc_det.config import get_hfc_cfg
+    from hfc_det.config import get_cfg
     from hfc_det.data import FrequencyDatasetMapper, resolve_dataset
 
     out, json_file, image_root, _ = heat
     name = resolve_dataset(json_file=json_file, image_root=image_root)
     d = DatasetCatalog.get(name)[0]
     opts = [*FAST[:4], "INPUT.MIN_SIZE_TEST", "0", "HFC.VIEWS", "['original', 'fourier_u1_v-1_e3000']"]
-    mapped = FrequencyDatasetMapper(get_hfc_cfg("retinanet_R50_FPN", opts))(d)
+    mapped = FrequencyDatasetMapper(get_cfg("retinanet_R50_FPN", opts))(d)
     x = mapped["views"]["original"].numpy().astype(np.float64)
     c, h, w = x.shape
     i, j = np.ogrid[:h, :w]

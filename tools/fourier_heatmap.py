@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hfc_det.classification.tool_support import UserError, exit_on_user_error, resolve_device
+from hfc_det.cli import UserError, exit_on_user_error, resolve_device
 from hfc_det.fourier_basis import check_eps, check_grid, half_grid
 from hfc_det.heatmap import PARTIAL_FILE, write_heatmap
 
@@ -99,7 +99,7 @@ def _classifier(args, settings, out: Path):
 
 def _detector(args, settings, out: Path, forwarded):
     from hfc_det.views import fourier_view_name
-    from hfc_det.visualization.results import load_results
+    from hfc_det.results import load_results
 
     if args.seed != 0:
         raise UserError("--seed: a detector's heat map uses the fourier views' fixed seed 0")

@@ -27,15 +27,8 @@ import os
 import sys
 
 from hfc_det.classification.gradients import classifier_gradient_spectrum
-from hfc_det.classification.tool_support import (
-    UserError,
-    check_classifier_checkpoint,
-    exit_on_user_error,
-    load_models,
-    load_test_set,
-    model_labels,
-    resolve_device,
-)
+from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set, model_labels
+from hfc_det.cli import UserError, exit_on_user_error, resolve_device
 from hfc_det.spectrum_plots import write_spectra
 
 
@@ -90,19 +83,12 @@ def main(argv=None):
 
 
 def _detector(args):
-    from hfc_det.config import get_hfc_cfg
+    from hfc_det.config import check_device, get_cfg
     from hfc_det.data import resolve_dataset
     from hfc_det.evaluation.gradients import detector_gradient_spectrum
 
-    try:
-        cfg = get_hfc_cfg(args.config, args.opts)
-    except (KeyError, AssertionError) as e:  # yacs: unknown key or odd number of overrides
-        raise UserError(f"bad config override: {str(e).strip(chr(34))}") from None
-    if cfg.MODEL.DEVICE.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError("MODEL.DEVICE is cuda but torch sees no CUDA device: add MODEL.DEVICE cpu")
+    cfg = get_cfg(args.config, args.opts)  # one-line errors for a bad config or override
+    check_device(cfg)  # the one CUDA policy: refused in one line without a CUDA device
     weights = list(args.weights or [cfg.MODEL.WEIGHTS])
     for w in weights:
         if w and "://" not in w and not os.path.isfile(w):
