@@ -9,7 +9,7 @@ import pytest
 
 from report_fixture import make_output_folder
 from hfc_det.visualization.ap_curves import ap_vs_frequency_rows, plot_ap_vs_frequency
-from hfc_det.results import load_results
+from hfc_det.results import load_results_folder as load_results
 
 VARIANTS = {
     "original": {"AP": 40.0, "AP50": 60.0, "AP75": 42.0, "APs": 20.0, "APm": 41.0, "APl": 55.0},

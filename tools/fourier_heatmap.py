@@ -99,7 +99,7 @@ def _classifier(args, settings, out: Path):
 
 def _detector(args, settings, out: Path, forwarded):
     from hfc_det.views import fourier_view_name
-    from hfc_det.results import load_results
+    from hfc_det.results import load_results_folder as load_results
 
     if args.seed != 0:
         raise UserError("--seed: a detector's heat map uses the fourier views' fixed seed 0")
