@@ -4,15 +4,19 @@ Layer map (a module imports only from its own layer or lower-numbered ones; no c
 ``tests/test_layers.py`` enforces "no detectron2" for layers 1-2 and classification, and
 "no import cycle" for the whole package, function-level imports included):
 
-1. core, numpy/torch only: ``frequency`` (the split, the divide-by-max rescale, shared
-   array helpers), ``svd``, ``views``, ``smoothing`` (Eq. 3), ``display``; helpers
+1. core, numpy/torch only: ``frequency`` (the split, bands and blurs, the divide-by-max
+   rescale, shared array helpers), ``svd``, ``views`` (the view-name grammar),
+   ``fourier_basis`` (heat-map bases and perturbation), ``gradient_spectrum``, ``smoothing``
+   (Eq. 3), ``display``; helpers
    ``atomic``, ``cli``, ``lazy``, ``sample_images``.
 2. results and metrics, no detectron2: ``results`` (metric names, gain/loss rule, an output
    folder's reader), ``evaluation.per_image_ap``, ``evaluation.coco_backends``,
-   ``evaluation.store``, ``evaluation.batching`` (same-size model batches), ``data.shapes``.
+   ``evaluation.store``, ``evaluation.batching`` (same-size model batches), ``data.shapes``,
+   ``heatmap`` and ``spectrum_plots`` (heat-map and gradient-spectrum outputs).
 3. ``classification`` (no detectron2) | detection (detectron2, imported after
    :mod:`hfc_det.compat`): ``config`` (``get_cfg``), ``data.mapper``, ``data.datasets``,
-   ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``, ``engine``.
+   ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``,
+   ``evaluation.gradients``, ``engine``.
 4. ``visualization``: reads results files and draws (detectron2 only for the panels).
 5. ``tools/``: thin command-line entry points.
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import sys
 from typing import Any, Callable, Iterable, Optional, Tuple
 
 __all__ = ["UserError", "USER_ERRORS", "exit_on_user_error", "resolve_device", "drop_options", "is_number",
-           "take_leading_numbers"]
+           "take_leading_numbers", "take_leading_view_names"]
 
 
 class UserError(ValueError):
@@ -80,17 +81,32 @@ def is_number(token: str) -> bool:
     return True
 
 
-def take_leading_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> None:
-    """``--radius 8 16 MODEL.DEVICE cpu``: an ``nargs="+"`` option swallows the trailing
-    ``KEY VALUE`` config overrides too. Keep its leading numbers (as floats) and move the rest
-    to the front of ``args.opts``; ``parser.error`` if it starts with no number. A ``None``
-    value (option not given) is left alone."""
+def _take_leading(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str,
+                  belongs, convert, expected: str) -> None:
+    """An ``nargs="+"`` option swallows the trailing ``KEY VALUE`` config overrides too: keep
+    its leading tokens for which ``belongs`` holds (converted) and move the rest to the front
+    of ``args.opts``; ``parser.error`` if none belongs. ``None`` (not given) is left alone."""
     tokens = getattr(args, name)
     if tokens is None:
         return
     tokens = [str(t) for t in tokens]
-    n = next((k for k, t in enumerate(tokens) if not is_number(t)), len(tokens))
+    n = next((k for k, t in enumerate(tokens) if not belongs(t)), len(tokens))
     if n == 0:
-        parser.error(f"argument --{name.replace('_', '-')}: expected a number, got {tokens[0]!r}")
-    setattr(args, name, [float(t) for t in tokens[:n]])
+        parser.error(f"argument --{name.replace('_', '-')}: expected {expected}, got {tokens[0]!r}")
+    setattr(args, name, [convert(t) for t in tokens[:n]])
     args.opts = tokens[n:] + list(args.opts)
+
+
+def take_leading_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> None:
+    """``--radius 8 16 MODEL.DEVICE cpu``: keep the leading numbers (as floats), move the
+    rest to the front of ``args.opts``."""
+    _take_leading(parser, args, name, is_number, float, "a number")
+
+
+_CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
+
+
+def take_leading_view_names(parser: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> None:
+    """``--views original band_r8-16 MODEL.DEVICE cpu``: keep the tokens before the first
+    config key (``UPPER.CASE``); the views are checked later, with the config."""
+    _take_leading(parser, args, name, lambda t: not _CONFIG_KEY.fullmatch(t), str, "a view name")

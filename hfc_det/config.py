@@ -38,8 +38,9 @@ __all__ = [
 FILTER_STAGES = ("before_resize", "after_resize")
 #: How a high-frequency image is scaled before the model (cfg.HFC.HFC_SCALING).
 HFC_SCALINGS = ("none", "max", "minmax")
-#: Which kinds of view to evaluate (cfg.HFC.VIEWS); "noise" is the control view noise_r{R}
-#: (hfc_det.noise_control).
+#: Kinds of view that cfg.HFC.VIEWS expands over cfg.HFC.RADII ("noise" is the control view
+#: noise_r{R}, hfc_det.noise_control); any other entry is a full view name (band_r8-16,
+#: blur_s2, ...: see hfc_det.views).
 VIEW_KINDS = ("original", "low", "high", "noise")
 
 #: The project's ``configs/`` folder (a source checkout; tools look names up here).
@@ -55,10 +56,13 @@ def add_hfc_config(cfg: CN) -> CN:
     # Radii of the low-pass mask in frequency bins (distance < R from the zero frequency is
     # "low"). One pair of views (low_rR, high_rR) per radius; the paper's COCO run used 128.
     cfg.HFC.RADII = [128]
-    # Which kinds of view to evaluate: any of "original", "low", "high", "noise". Gains and
-    # losses are measured against "original", so keep it when you want them. "noise" is the
-    # control noise_r{R}: the original plus white noise with the L2 norm (per image and
-    # channel) of its HFC at R, seeded by the image id (hfc_det.noise_control).
+    # Which views to evaluate: the kinds "original", "low", "high", "noise" (low/high/noise
+    # at every radius of RADII) and any full view name of hfc_det.views: "band_r8-16"
+    # (frequencies at distance 8 <= d < 16), "blur_s2" (Gaussian blur, sigma 2 px),
+    # "svd_top4", ... Gains and losses are measured against "original", so keep it when you
+    # want them. "noise" is the control noise_r{R}: the original plus white noise with the
+    # L2 norm (per image and channel) of its HFC at R, seeded by the image id
+    # (hfc_det.noise_control).
     cfg.HFC.VIEWS = ["original", "low", "high"]
     # Where the split applies:
     #   "before_resize": on the decoded image at its own resolution, then every view goes
@@ -148,16 +152,24 @@ def images_per_batch(cfg: CN) -> int:
 
 
 def views_from_cfg(cfg: CN) -> List[str]:
-    """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*, noise_r*.
+    """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*,
+    noise_r*, then the full view names of ``HFC.VIEWS`` in their order.
 
     Raises ``ValueError`` with a one-line message for a bad ``cfg.HFC`` value.
     """
     from hfc_det.frequency import view_name
+    from hfc_det.views import canonical_view_name
 
-    kinds = list(cfg.HFC.VIEWS)
-    bad = [k for k in kinds if k not in VIEW_KINDS]
-    if bad or not kinds:
-        raise ValueError(f"HFC.VIEWS must be a non-empty subset of {list(VIEW_KINDS)}, got {kinds}")
+    kinds = [str(k) for k in cfg.HFC.VIEWS]
+    if not kinds:
+        raise ValueError(f"HFC.VIEWS must name at least one view: any of {list(VIEW_KINDS)} or view names")
+    named = []
+    for k in kinds:
+        if k not in VIEW_KINDS:
+            try:
+                named.append(canonical_view_name(k))
+            except ValueError as e:
+                raise ValueError(f"HFC.VIEWS: {e}; or one of the kinds {list(VIEW_KINDS)}") from None
     if cfg.HFC.FILTER_STAGE not in FILTER_STAGES:
         raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
     if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:
@@ -174,7 +186,7 @@ def views_from_cfg(cfg: CN) -> List[str]:
     if cfg.HFC.get("AMP", False) and not str(cfg.MODEL.DEVICE).startswith("cuda"):
         raise ValueError(f"--amp (HFC.AMP) is bf16 autocast on CUDA only; MODEL.DEVICE is {cfg.MODEL.DEVICE}")
     radii = list(cfg.HFC.RADII)
-    if any(k != "original" for k in kinds) and not radii:
+    if any(k in ("low", "high", "noise") for k in kinds) and not radii:
         raise ValueError("HFC.RADII is empty: give at least one radius for low/high/noise views")
     for r in radii:
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0 or r != r:
@@ -188,7 +200,7 @@ def views_from_cfg(cfg: CN) -> List[str]:
         from hfc_det.noise_control import noise_view_name
 
         views += [noise_view_name(r) for r in unique_radii]
-    return views
+    return list(dict.fromkeys(views + named))
 
 
 #: configs/ subfolders that hold classification (not detectron2) configs.

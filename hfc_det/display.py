@@ -20,13 +20,15 @@ from typing import Dict, Iterable
 
 import numpy as np
 
-from hfc_det.frequency import frequency_views, parse_view_name
+from hfc_det.frequency import view_name
+from hfc_det.views import compute_views, parse_view
 
 __all__ = [
     "HFC_SCALINGS",
     "hfc_scaling_label",
     "as_float_hwc",
     "split_views_hwc",
+    "views_hwc",
     "view_for_display",
     "clip_for_display",
     "scale_hfc_for_display",
@@ -67,15 +69,21 @@ def as_float_hwc(image: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
-def split_views_hwc(image: np.ndarray, radii: Iterable[float]) -> Dict[str, np.ndarray]:
-    """:func:`~hfc_det.frequency.frequency_views` for an ``HxW[xC]`` picture.
+def views_hwc(image: np.ndarray, names: Iterable[str]) -> Dict[str, np.ndarray]:
+    """:func:`~hfc_det.views.compute_views` for an ``HxW[xC]`` picture.
 
-    Returns float32 ``HxWxC`` arrays keyed ``original``, ``low_r{R}``, ``high_r{R}``, in the
-    input's units (e.g. 0..255), unclipped.
+    Returns float32 ``HxWxC`` arrays keyed by the view names, in the input's units
+    (e.g. 0..255), unclipped.
     """
     hwc = as_float_hwc(image)
-    views = frequency_views(np.ascontiguousarray(hwc.transpose(2, 0, 1)), list(radii))
+    views = compute_views(np.ascontiguousarray(hwc.transpose(2, 0, 1)), names)
     return {name: np.ascontiguousarray(v.transpose(1, 2, 0)) for name, v in views.items()}
+
+
+def split_views_hwc(image: np.ndarray, radii: Iterable[float]) -> Dict[str, np.ndarray]:
+    """``original``, ``low_r{R}``, ``high_r{R}`` of an ``HxW[xC]`` picture (:func:`views_hwc`)."""
+    radii = list(radii)
+    return views_hwc(image, ["original"] + [view_name(k, r) for r in radii for k in ("low", "high")])
 
 
 def clip_for_display(image: np.ndarray, vmax: float = 255.0) -> np.ndarray:
@@ -103,7 +111,7 @@ def scale_hfc_for_display(hfc: np.ndarray, scaling: str = "symmetric") -> np.nda
 
 def view_for_display(name: str, image: np.ndarray, hfc_scaling: str = "symmetric") -> np.ndarray:
     """uint8 picture of a view by its name: HFC views are scaled, the others clipped."""
-    kind, _ = parse_view_name(name)
+    kind, _ = parse_view(name)
     if kind == "high":
         return scale_hfc_for_display(image, hfc_scaling)
     return clip_for_display(image)

@@ -103,7 +103,8 @@ class EvalResults:
         radii = self.summary.get("radii")
         if radii:
             return [float(r) for r in radii]
-        return sorted({parse_view(v)[1] for v in self.views if v != "original"})
+        parsed = [parse_view(v) for v in self.views]
+        return sorted({p for kind, p in parsed if kind in ("low", "high", "noise")})
 
     @property
     def low_views(self) -> List[str]:

@@ -18,13 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "train_cifar.py"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny 8x8 models: one thread avoids OpenMP spin contention on a shared machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny 8x8 models: one thread avoids OpenMP spin contention on a shared machine.
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def small(**kw):
@@ -63,6 +58,26 @@ def test_outputs_schema_and_accuracy_matches_independent_count(tmp_path):
         assert all(float(row[f"test_{v}"]) == entry["test_acc"][v] for v in views)
     assert (tmp_path / "curves.png").stat().st_size > 10000
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_tracked_band_and_blur_views_match_a_numpy_recount(tmp_path):
+    cfg = small(epochs=1, track_radii=[2], track_views=["band_r1-3", "blur_s1"])
+    metrics = train(cfg, tmp_path, progress=False)
+    assert set(metrics["final"]["test_acc"]) == {"original", "low_r2", "high_r2", "band_r1-3", "blur_s1"}
+    model, _ = load_checkpoint(tmp_path)
+    _, _, test_x, test_y = load_dataset("digits")
+    x = test_x.numpy().astype(np.float64)
+    h, w = x.shape[-2:]
+    i, j = np.ogrid[:h, :w]
+    d = np.hypot(i - h // 2, j - w // 2)
+    f = np.fft.fftshift(np.fft.fft2(x), axes=(-2, -1))
+    band = np.real(np.fft.ifft2(np.fft.ifftshift(f * ((d >= 1) & (d < 3)), axes=(-2, -1))))
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    blur = np.real(np.fft.ifft2(np.fft.fft2(x) * np.exp(-2 * np.pi ** 2 * (fy ** 2 + fx ** 2))))
+    for name, view in (("band_r1-3", band), ("blur_s1", blur)):
+        with torch.no_grad():
+            pred = model(torch.from_numpy(view).float()).argmax(1).numpy()
+        assert metrics["final"]["test_acc"][name] == pytest.approx(np.mean(pred == test_y.numpy()), abs=1.5 / len(test_y))
 
 
 def test_resume_gives_the_same_history_as_a_straight_run(tmp_path):
@@ -154,6 +169,8 @@ def test_cli_short_run_and_resume(tmp_path):
     (["--dataset", "cifar10", "--data-root", "/nonexistent"], "/nonexistent/cifar-10-batches-py"),
     (["--config", "/nonexistent.yaml"], "config file /nonexistent.yaml not found"),
     (["--dataset", "digits", "--threads", "0"], "--threads"),
+    (["--dataset", "digits", "--track-views", "band_r3-1"], "--track-views: view 'band_r3-1': a band needs 0 <= a < b"),
+    (["--dataset", "digits", "--track-views", "blur_s-1"], "sigma must be > 0"),
 ])
 def test_cli_user_mistakes_are_one_line_errors(tmp_path, args, message):
     code = tool_main(*args, "--output", str(tmp_path / "x"), "--epochs", "1", "--quiet")

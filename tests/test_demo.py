@@ -27,6 +27,8 @@ def _demo():
 
 def _check_outputs(out, radii):
     views = ["original"] + [f"{k}_r{r}" for k in ("low", "high", "noise") for r in radii]
+    # and the bands between the radii (the last to twice it) and the blurs of the curves
+    views += [f"band_r{a}-{b}" for a, b in zip(radii, radii[1:] + [2 * radii[-1]])] + ["blur_s1", "blur_s2", "blur_s4"]
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     assert set(summary["variants"]) == set(views)

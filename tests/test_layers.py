@@ -40,6 +40,13 @@ DETECTRON2_FREE_MODULES = [
     "hfc_det.classification.hfc_examples",
     "hfc_det.classification.kernel_pictures",
     "hfc_det.visualization.report",
+    "hfc_det.fourier_basis",
+    "hfc_det.gradient_spectrum",
+    "hfc_det.heatmap",
+    "hfc_det.spectrum_plots",
+    "hfc_det.classification.fourier_heatmap",
+    "hfc_det.classification.gradients",
+    "hfc_det.visualization.ap_curves",
 ]
 # The classification tools and the shapes generator, imported as modules (their main()
 # does not run): what they import at the top must not pull detectron2 in either.
@@ -50,6 +57,8 @@ DETECTRON2_FREE_TOOLS = [
     "visualize_kernels.py",
     "find_hfc_examples.py",
     "make_shapes.py",
+    "fourier_heatmap.py",  # a detector's heat map runs eval_lfc.py in its own process
+    "gradient_spectrum.py",  # detectron2 only once --config asks for a detector
 ]
 
 _PROBE = """

@@ -129,3 +129,31 @@ def test_works_with_detectron2_test_loader(dataset):
     readable = [b[0] for b in batches if "skipped" not in b[0]]
     assert len(readable) == len(dicts) - 1
     assert all(list(b["views"]) == ["original", "low_r128"] for b in readable)
+
+
+def test_band_and_blur_views_through_hfc_views(dataset):
+    # HFC.VIEWS mixes kinds (expanded over HFC.RADII) and full view names; checked against
+    # numpy's FFT with the ring mask and the Gaussian transfer function, after the resize.
+    dicts, _ = dataset
+    d = dicts["coffee.jpg"]
+    out = mapper("HFC.RADII", "[8]", "HFC.VIEWS", "['original', 'low', 'band_r4-12', 'blur_s2']")(d)
+    assert list(out["views"]) == ["original", "low_r8", "band_r4-12", "blur_s2"]
+    x = decoded_bgr(d["file_name"])
+    h, w = out["views"]["original"].shape[-2:]
+    band = numpy_low(x, 12) - numpy_low(x, 4)
+    fy, fx = np.fft.fftfreq(x.shape[1])[:, None], np.fft.fftfreq(x.shape[2])[None, :]
+    blur = np.real(np.fft.ifft2(np.fft.fft2(x) * np.exp(-2 * np.pi ** 2 * 4 * (fy ** 2 + fx ** 2))))
+    for name, want in (("band_r4-12", band), ("blur_s2", blur)):
+        want = resize_views(torch.from_numpy(want)[None], h, w)[0].float()
+        torch.testing.assert_close(out["views"][name], want, atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("views,message", [
+    ("['original', 'band_r12-4']", "0 <= a < b"),
+    ("['blur_s-2']", "sigma must be > 0"),
+    ("['original', 'mid']", "unknown view 'mid'"),
+])
+def test_bad_hfc_views_are_one_line_errors(views, message):
+    with pytest.raises(ValueError, match=message) as info:
+        mapper("HFC.VIEWS", views)
+    assert "\n" not in str(info.value) and "HFC.VIEWS" in str(info.value)

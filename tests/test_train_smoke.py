@@ -3,7 +3,6 @@ import json
 import os
 
 import pytest
-import torch
 
 detectron2 = pytest.importorskip("detectron2")
 
@@ -26,16 +25,6 @@ def _tiny_cfg(tmp_path, *extra):
     cfg = get_cfg("demo/retinanet_R18_FPN_shapes", opts)
     cfg.SHAPES.ROOT = str(tmp_path / "shapes")
     return cfg
-
-
-@pytest.fixture
-def one_thread():
-    # On a shared, busy CPU, several spinning OpenMP threads per process slow each other
-    # down many times over; one thread is close to the best there and fine alone.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_training_lowers_the_loss_and_is_cached(tmp_path, one_thread):

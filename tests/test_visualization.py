@@ -391,7 +391,7 @@ def test_tool_help_and_missing_folder_as_a_user_sees_them(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["{out}", "--view", "low_x"], "unknown view"),
     (["{out}", "--view", "low_r16"], "no per-image AP for view 'low_r16'"),
-    (["{out}", "--view", "noise_r8"], "the galleries show a low_r<R> or high_r<R> view"),
+    (["{out}", "--view", "noise_r8"], "the galleries show a filtered view"),
     (["{out}", "--top", "-1"], "--top must be >= 0"),
     (["{out}", "--score-thresh", "2"], "--score-thresh must be in [0, 1]"),
     (["{out}", "--workers", "0"], "--workers must be >= 1"),

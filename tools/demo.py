@@ -4,6 +4,7 @@
 1. generate the synthetic shapes dataset (cached under OUTPUT/shapes/<spec-hash>/),
 2. train the small demo RetinaNet on it from scratch (cached under OUTPUT/model_<config-hash>/),
 3. run tools/eval_lfc.py on the val images: original, low_rR, high_rR and the control noise_rR,
+   the bands between the radii and three Gaussian blurs (the report's AP-vs-frequency curves),
 4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent).
 
 Re-running with the same options reuses the data and the model. Trailing KEY VALUE pairs
@@ -32,6 +33,21 @@ DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
 # For 256 px images (max radius ~181): r = 16 and 32 remove the 6 px stripe texture (~43
 # bins from the centre) and blur the shapes more or less; r = 64 keeps the texture in the LFC.
 DEFAULT_RADII = [16, 32, 64]
+# Gaussian blurs (sigma in px of the 256 px source images; half amplitude at ~0.187 / sigma
+# cycles per pixel, i.e. ~48, 24, 12 bins) for the AP-vs-frequency curves of the report.
+BLUR_SIGMAS = [1, 2, 4]
+
+
+def demo_views(radii):
+    """original, low, high and the control noise (as strong as the HFC: how many gains any
+    change gives) at every radius, the bands between consecutive radii (and from the last to
+    twice it), and :data:`BLUR_SIGMAS`: enough views for the report's AP-vs-frequency curves."""
+    from hfc_det.frequency import view_name
+
+    edges = sorted(float(r) for r in radii)
+    edges.append(2 * edges[-1])
+    bands = [view_name("band", a, b) for a, b in zip(edges, edges[1:])]
+    return ["original", "low", "high", "noise"] + bands + [view_name("blur", s) for s in BLUR_SIGMAS]
 
 
 def parse_args(argv=None):
@@ -92,12 +108,10 @@ def run_demo(args):
     t = time.time()
     val_json, val_root = paths["val"]
     eval_args = ["--config", args.config, "--dataset-json", val_json, "--image-root", val_root,
-                 "--output", args.output, "--radius", *args.radius,
+                 "--output", args.output, "--radius", *args.radius, "--views", *demo_views(args.radius),
                  # the views take seconds to evaluate: always recompute them, so a re-run with
                  # other radii or a retrained model never meets the last run's detections
-                 "--fresh",
-                 # the control noise_rR (as strong as the HFC at R): how many gains any change gives
-                 "HFC.VIEWS", "['original', 'low', 'high', 'noise']"]
+                 "--fresh"]
     if args.max_images:
         eval_args += ["--max-images", args.max_images]
     eval_args += [*args.opts, "MODEL.WEIGHTS", os.path.abspath(trained["weights"])]

@@ -35,7 +35,7 @@ from hfc_det.config import (  # noqa: E402
     get_cfg,
     resolve_config_file,
 )
-from hfc_det.cli import drop_options, exit_on_user_error, take_leading_numbers  # noqa: E402
+from hfc_det.cli import drop_options, exit_on_user_error, take_leading_numbers, take_leading_view_names  # noqa: E402
 from hfc_det.data import resolve_dataset  # noqa: E402
 from hfc_det.evaluation.coco_backends import COCO_BACKENDS, check_backend  # noqa: E402
 from hfc_det.evaluation.run import dataset_files  # noqa: E402
@@ -47,7 +47,7 @@ from hfc_det.evaluation.store import (  # noqa: E402
 
 EPILOG = f"""
 outputs in --output DIR:
-  detections/<view>.json   COCO results per view (original, low_rR, high_rR)
+  detections/<view>.json   COCO results per view (original, low_rR, high_rR, band_rA-B, ...)
   per_image_ap.csv         AP@[.50:.95] of every image for every view: ap_<view> (COCOeval's
                            per-image AP, the paper's) and ap_strict_<view> (--strict-score)
   gain_loss/<view>.csv     images sorted by AP difference to the original, both measures
@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     # nargs="+" would also swallow trailing KEY VALUE overrides: split them off in parse_args
     parser.add_argument("--radius", nargs="+", metavar="R",
                         help="mask radii in frequency bins (default: the config's HFC.RADII, 128)")
+    parser.add_argument("--views", nargs="+", metavar="NAME",
+                        help="views to evaluate (HFC.VIEWS): the kinds original, low, high (at every "
+                             "--radius) and view names band_rA-B (frequencies A <= d < B), blur_sSIGMA "
+                             "(Gaussian blur, SIGMA px), low_rR, ... (default: the config's, "
+                             "original low high)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="registered dataset name (default: the config's DATASETS.TEST[0])")
     parser.add_argument("--dataset-json", metavar="FILE", help="COCO-format annotation file")
@@ -140,6 +145,7 @@ def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     take_leading_numbers(parser, args, "radius")
+    take_leading_view_names(parser, args, "views")
     return args
 
 
@@ -156,6 +162,8 @@ def setup(args):
     opts = list(args.opts)
     if args.radius:
         opts += ["HFC.RADII", [float(r) if not float(r).is_integer() else int(r) for r in args.radius]]
+    if args.views:
+        opts += ["HFC.VIEWS", list(args.views)]
     if args.filter_stage:
         opts += ["HFC.FILTER_STAGE", args.filter_stage]
     if args.hfc_scaling:

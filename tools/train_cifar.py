@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--radius", type=float, default=S, help="radius (frequency bins) for --train-on low/high")
     d.add_argument("--track-radii", type=float, nargs="+", default=S, metavar="R",
                    help="radii whose LFC/HFC accuracy is recorded every epoch (default 4 8 12 16; digits 1 2 3 4)")
+    d.add_argument("--track-views", nargs="+", default=S, metavar="NAME",
+                   help="more views whose accuracy is recorded every epoch: band_rA-B (frequencies "
+                        "A <= d < B), blur_sSIGMA (Gaussian blur, SIGMA px), ... (default none)")
     d.add_argument("--track-train-size", type=int, default=S, metavar="N",
                    help="training images whose views are tracked (default 10000; 0 = all)")
     d.add_argument("--shuffle-labels", action="store_true", default=S, help="train on one seeded permutation of the labels")

@@ -15,6 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..views import parse_view
 from .data import check_radius_for_size, dataset_info
 from .models import MODEL_NAMES
 
@@ -37,6 +38,7 @@ class TrainConfig:
     train_on: str = "original"  # original | low | high (LFC/HFC rescaled by their max)
     radius: Optional[float] = None  # required for train_on low/high
     track_radii: Optional[List[float]] = None  # None: the dataset's default (4 8 12 16 on CIFAR-10)
+    track_views: Optional[List[str]] = None  # more tracked views by name: band_r4-8, blur_s1, ...
     shuffle_labels: bool = False
     label_seed: int = 0  # the shuffle is one permutation, fixed by this seed for every run
     batch_size: int = 100
@@ -85,6 +87,11 @@ class TrainConfig:
             check_radius_for_size(r, info.size, "tracked radius")
         if not self.resolved_track_radii():
             raise ValueError("track at least one radius")
+        for name in self.track_views or ():
+            try:
+                parse_view(name)
+            except ValueError as e:
+                raise ValueError(f"--track-views: {e}") from None
         checks = [
             (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),

@@ -16,7 +16,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..frequency import frequency_views, max_radius, rescale_by_max, split_frequencies
+from ..frequency import max_radius, rescale_by_max, split_frequencies, view_name
+from ..views import compute_views
 
 __all__ = [
     "DatasetInfo",
@@ -185,16 +186,18 @@ def training_view(images: torch.Tensor, train_on: str, radius: Optional[float] =
 
 
 def tracked_views(images: torch.Tensor, radii: Sequence[float], device=None,
-                  chunk: int = 5000) -> Dict[str, torch.Tensor]:
-    """``frequency_views`` of a whole split, computed in chunks and stored on ``device``.
+                  chunk: int = 5000, views: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
+    """The views of a whole split, computed in chunks and stored on ``device``.
 
-    Returns ``{"original", "low_r{R}", "high_r{R}"}`` -> ``(N, C, H, W)`` float32, unscaled
-    (the raw frequency components, as the paper evaluates them).
+    Returns ``{"original", "low_r{R}", "high_r{R}"}`` and the named ``views`` (``band_r4-8``,
+    ``blur_s1``, ...: :func:`hfc_det.views.compute_views`) -> ``(N, C, H, W)`` float32,
+    unscaled (the raw frequency components, as the paper evaluates them).
     """
+    names = ["original"] + [view_name(kind, r) for r in radii for kind in ("low", "high")] + list(views)
     out: Dict[str, list] = {}
     for start in range(0, len(images), chunk):
         part = images[start:start + chunk].to(device)
-        for name, view in frequency_views(part, list(radii)).items():
+        for name, view in compute_views(part, names).items():
             out.setdefault(name, []).append(view)
     return {name: torch.cat(parts) for name, parts in out.items()}
 

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..atomic import save_figure_atomic, write_text_atomic
-from ..frequency import parse_view_name
+from ..views import VIEW_KINDS, parse_view, view_axis
 
 __all__ = ["write_metrics", "history_csv", "plot_curves", "view_order"]
 
 
+_KIND_ORDER = {"original": -1, **{k.kind: n for n, k in enumerate(VIEW_KINDS)}}
+
+
 def view_order(names) -> List[str]:
-    """original first, then low_r*, then high_r*, each by increasing radius."""
+    """original first, then low_r*, high_r*, band_r*, blur_s*, ... (the order of
+    :data:`hfc_det.views.VIEW_KINDS`), each by increasing parameter."""
     def key(name):
-        kind, r = parse_view_name(name)
-        return ({"original": 0, "low": 1, "high": 2}[kind], 0.0 if kind == "original" else r)
+        kind, _ = parse_view(name)
+        return (_KIND_ORDER[kind], 0.0 if kind == "original" else view_axis(name)[1])
     return sorted(names, key=key)
 
 
@@ -60,7 +64,8 @@ def plot_curves(history: Sequence[Dict[str, Any]], axes=None, title: str = ""):
     """Accuracy along training in the style of the paper's Figs. 3-6.
 
     Two panels, train and test: the original images in black, LFC at each radius solid
-    and HFC dashed, one colour per radius. Returns the figure (``axes``: two given axes).
+    and HFC dashed, one colour per radius; other tracked views (band, blur) dotted, one
+    colour each. Returns the figure (``axes``: two given axes).
     """
     import matplotlib
 
@@ -72,13 +77,18 @@ def plot_curves(history: Sequence[Dict[str, Any]], axes=None, title: str = ""):
     fig = axes[0].figure
     epochs = [h["epoch"] for h in history]
     views = view_order(history[0]["train_acc"])
-    radii = sorted({parse_view_name(v)[1] for v in views if v != "original"})
+    radii = sorted({parse_view(v)[1] for v in views if parse_view(v)[0] in ("low", "high")})
     colours = {r: plt.cm.viridis(i / max(len(radii) - 1, 1) * 0.85) for i, r in enumerate(radii)}
+    others = [v for v in views if parse_view(v)[0] not in ("original", "low", "high")]
     for ax, split in zip(axes, ("train", "test")):
         for v in views:
-            kind, r = parse_view_name(v)
-            style = {"original": dict(color="black", lw=2), "low": dict(color=colours.get(r), ls="-"),
-                     "high": dict(color=colours.get(r), ls="--")}[kind]
+            kind, r = parse_view(v)
+            if kind in ("low", "high"):
+                style = dict(color=colours[r], ls="-" if kind == "low" else "--")
+            elif kind == "original":
+                style = dict(color="black", lw=2)
+            else:
+                style = dict(color=plt.cm.plasma(others.index(v) / max(len(others), 1) * 0.85), ls=":")
             ax.plot(epochs, [h[f"{split}_acc"][v] for h in history], label=v, **style)
         ax.set_title(f"{title} {split}".strip())
         ax.set_xlabel("epoch")

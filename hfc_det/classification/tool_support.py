@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..cli import UserError
-from .checkpoint import load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
 from .data import dataset_info, load_dataset
 from ..smoothing import first_conv
 
@@ -20,6 +20,7 @@ __all__ = [
     "model_labels",
     "load_test_set",
     "check_nonnegative",
+    "check_classifier_checkpoint",
     "add_data_arguments",
     "add_smoothed_models_arguments",
 ]
@@ -128,3 +129,19 @@ def check_nonnegative(name: str, values: Sequence[float], upper: Optional[float]
         if v not in out:
             out.append(v)
     return out
+
+
+def check_classifier_checkpoint(path, hint: str) -> Tuple[Path, Dict[str, Any]]:
+    """``(file, raw checkpoint)`` of a ``tools/train_cifar.py`` run folder or file; a
+    one-line :class:`UserError` (ending with ``hint``) for anything else, e.g. a detector's
+    weights."""
+    file = Path(path) / CHECKPOINT_NAME if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise UserError(f"--checkpoint: no {CHECKPOINT_NAME} at {file}")
+    try:
+        state = read_checkpoint(file)
+    except Exception as exc:  # noqa: BLE001  not a torch file at all
+        raise UserError(f"--checkpoint {file} is not a torch checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or "model_name" not in state or "model_kwargs" not in state:
+        raise UserError(f"--checkpoint {file} is not a tools/train_cifar.py checkpoint ({hint})")
+    return file, state

@@ -32,7 +32,6 @@ from detectron2.data import transforms as T
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, views_from_cfg
 from hfc_det.frequency import rescale_by_max
-from hfc_det.noise_control import NOISE_KIND
 from hfc_det.views import compute_views, parse_view
 
 __all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs"]
@@ -107,12 +106,7 @@ class FrequencyDatasetMapper(DatasetMapper):
         if hfc_scaling not in HFC_SCALINGS:
             raise ValueError(f"hfc_scaling must be one of {list(HFC_SCALINGS)}, got {hfc_scaling!r}")
         self.views = list(views)
-        parsed = [parse_view(v) for v in self.views]
-        bad = [v for v, (kind, _) in zip(self.views, parsed) if kind not in ("original", "low", "high", NOISE_KIND)]
-        if bad:
-            raise ValueError(f"FrequencyDatasetMapper gives original, low_r, high_r and noise_r views, not {bad}")
-        self.radii = list(dict.fromkeys(r for kind, r in parsed if kind != "original"))
-        self.noise_radii = [r for kind, r in parsed if kind == NOISE_KIND]
+        self.kinds = [parse_view(v)[0] for v in self.views]  # a ValueError names a bad view
         self.filter_stage = filter_stage
         self.hfc_scaling = hfc_scaling
 
@@ -156,9 +150,9 @@ class FrequencyDatasetMapper(DatasetMapper):
 
         ``image_id`` seeds the noise of the control views (the same in every process and run).
         """
-        if not self.radii:
+        if self.views == ["original"]:
             return image[None]
-        # one forward FFT for every radius (hfc_det.views.compute_views)
+        # one forward FFT for every Fourier view (hfc_det.views.compute_views)
         return torch.stack(list(compute_views(image, self.views, seed=image_id).values()))
 
     def __call__(self, dataset_dict: dict) -> dict:
@@ -179,8 +173,8 @@ class FrequencyDatasetMapper(DatasetMapper):
         else:
             stacked = self._frequency_views(self._apply(x[None], tfms)[0], image_id)
         views: Dict[str, torch.Tensor] = {}
-        for name, v in zip(self.views, stacked):
-            if name.startswith("high_"):
+        for name, kind, v in zip(self.views, self.kinds, stacked):
+            if kind == "high":
                 v = scale_high_frequency(v, self.hfc_scaling)
             views[name] = v.contiguous()
         out["views"] = views

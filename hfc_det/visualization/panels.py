@@ -1,7 +1,7 @@
 """Gain/loss panels: original | LFC | HFC of one image, each with its own detections and
 the ground truth drawn by detectron2's ``Visualizer`` (the paper's Figures 8 and 9).
 
-Pictures are recomputed from the image file with :func:`split_views_hwc`; the per-image AP
+Pictures are recomputed from the image file with :func:`views_hwc`; the per-image AP
 in the titles comes from ``per_image_ap.csv``.
 """
 from __future__ import annotations
@@ -19,10 +19,11 @@ from detectron2.data import Metadata
 from detectron2.data.detection_utils import read_image
 from detectron2.utils.visualizer import Visualizer
 
-from hfc_det.frequency import parse_view_name, view_name
+from hfc_det.frequency import view_name
+from hfc_det.views import parse_view
 
 from ..atomic import save_figure_atomic
-from ..display import hfc_scaling_label, split_views_hwc, view_for_display
+from ..display import hfc_scaling_label, view_for_display, views_hwc
 
 __all__ = ["GT_COLOR", "PRED_COLOR", "draw_boxes", "panel_views", "save_gain_loss_panel", "format_ap"]
 
@@ -35,12 +36,14 @@ def format_ap(value: float) -> str:
 
 
 def panel_views(view: str) -> List[str]:
-    """The three views of a panel for ``view`` (``low_rR`` or ``high_rR``):
-    ``["original", "low_rR", "high_rR"]``."""
-    kind, radius = parse_view_name(view)
+    """The views of a panel for ``view``: ``["original", "low_rR", "high_rR"]`` for
+    ``low_rR`` or ``high_rR``, ``["original", view]`` for any other (band, blur, ...)."""
+    kind, radius = parse_view(view)
     if kind == "original":
         raise ValueError("gain/loss compares a filtered view with the original: pick low_rR or high_rR")
-    return ["original", view_name("low", radius), view_name("high", radius)]
+    if kind in ("low", "high"):
+        return ["original", view_name("low", radius), view_name("high", radius)]
+    return ["original", view]
 
 
 def draw_boxes(
@@ -110,8 +113,7 @@ def save_gain_loss_panel(
     # Frequencies are split at full resolution (the radius is in bins of the full image);
     # only the finished pictures are resized.
     names = panel_views(view)
-    _, radius = parse_view_name(view)
-    views = split_views_hwc(rgb, [radius])
+    views = views_hwc(rgb, names)
     # Small images are enlarged (nearest neighbour, pixels stay visible) so that
     # Visualizer's labels do not cover them.
     scale = min(max_side / max(h, w), max(1.0, min_draw_side / max(h, w)))
@@ -125,8 +127,8 @@ def save_gain_loss_panel(
     panel_w = max(size[0] / dpi, 3.3)
     panel_h = panel_w * size[1] / size[0]
     font = min(14.0, 8.0 * panel_w / 3.3)  # text grows with the panel: readable when shrunk to a page
-    fig = Figure(figsize=(3 * panel_w, panel_h + 1.1 * font / 8.0))
-    axes = fig.subplots(1, 3, squeeze=False)[0]
+    fig = Figure(figsize=(len(names) * panel_w, panel_h + 1.1 * font / 8.0))
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
     drawn = {}
     for ax, name in zip(axes, names):
         picture = view_for_display(name, views[name], hfc_scaling)

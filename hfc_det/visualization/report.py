@@ -4,7 +4,8 @@
 
     index.html      summary table, plots, spectra, galleries, table of every image
     report.json     what the galleries, plots and spectra show (machine-readable)
-    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png, errors.png (with TIDE)
+    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png, errors.png (with TIDE),
+                    and ap_vs_frequency.png + .csv when a run has >= 3 views of one kind
     spectra/        LFC/HFC-at-several-radii grids with log spectra (top gain and loss image)
     gallery/        gain_XX_<id>.png, loss_XX_<id>.png panels (original | LFC | HFC)
     thumbs/         <image_id>.jpg, small, for the table
@@ -23,6 +24,7 @@ from hfc_det.views import parse_view
 
 from ..atomic import write_json_atomic, write_text_atomic
 from ..display import HFC_SCALINGS
+from .ap_curves import plot_ap_vs_frequency
 from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_error_breakdown, plot_overall_ap
 from .report_html import render_index
 from ..results import EvalResults, GainLossRow, ResultsError
@@ -42,9 +44,12 @@ def default_view(results: EvalResults) -> str:
 
 
 def default_grid_radii(results: EvalResults, view: str) -> List[float]:
-    """The evaluated radii plus a quarter and a half of the view's radius."""
-    _, r = parse_view(view)
-    return sorted({*results.radii, r / 4, r / 2, r})
+    """The evaluated radii plus a quarter and a half of the view's radius (a band's outer
+    radius; a blur view adds none)."""
+    kind, parameter = parse_view(view)
+    r = {"low": parameter, "high": parameter, "noise": parameter, "band": parameter[-1] if kind == "band" else None}.get(kind)
+    radii = set(results.radii) | ({r / 4, r / 2, r} if r else set())
+    return sorted(radii) or [4.0, 8.0, 16.0, 32.0]
 
 
 def _panel_job(job: Dict[str, Any]) -> Dict[str, Any]:
@@ -124,8 +129,9 @@ def _check_options(top_k: int, score_thresh: float, hfc_scaling: str, thumb_size
 
 
 def _write_plots(results: EvalResults, report_dir: Path) -> Dict[str, Dict[str, Any]]:
-    """Stage 1: the whole-set plots (the TIDE one when the folder has an error breakdown);
-    paths relative to ``report_dir``."""
+    """Stage 1: the whole-set plots (the TIDE one when the folder has an error breakdown, the
+    AP-vs-frequency curves when the run has three or more views of one kind); paths relative
+    to ``report_dir``."""
     plots = {
         "ap_difference_hist": plot_ap_difference_histogram(results, report_dir / "plots" / "ap_difference_hist.png"),
         "ap_scatter": plot_ap_scatter(results, report_dir / "plots" / "ap_scatter.png"),
@@ -133,6 +139,10 @@ def _write_plots(results: EvalResults, report_dir: Path) -> Dict[str, Dict[str, 
     }
     if results.summary.get("errors"):
         plots["errors"] = plot_error_breakdown(results.summary["errors"], report_dir / "plots" / "errors.png")
+    curves = plot_ap_vs_frequency(results.variants, report_dir / "plots" / "ap_vs_frequency.png")
+    if curves is not None:
+        plots["ap_vs_frequency"] = curves
+        curves["csv"] = os.path.relpath(curves["csv"], report_dir)
     for p in plots.values():
         p["path"] = os.path.relpath(p["path"], report_dir)
     return plots
@@ -220,9 +230,10 @@ def build_report(
     """
     _check_options(top_k, score_thresh, hfc_scaling, thumb_size)
     view = view or default_view(results)
-    if parse_view(view)[0] not in ("low", "high"):  # (a ValueError names the expected forms)
-        raise ValueError(f"--view {view}: the galleries show a low_r<R> or high_r<R> view against the original "
-                         "(a control's numbers are in the report's 'Are the gains real?' section)")
+    if parse_view(view)[0] in ("original", "noise"):  # (a ValueError names the expected forms)
+        raise ValueError(f"--view {view}: the galleries show a filtered view (low_r<R>, high_r<R>, band_r<A>-<B>, "
+                         "blur_s<SIGMA>, ...) against the original (a control's numbers are in the report's "
+                         "'Are the gains real?' section)")
     results.require_view(view)
     workers = workers or available_cpus()
     report_dir = Path(report_dir)

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Gradient spectra: the mean over test images of |FFT2(dL/dx)|^2 (summed over channels),
+L the cross-entropy on the true label, one backward pass per batch, the model in eval mode.
+Several checkpoints in one call are drawn side by side and on one radial-profile plot,
+e.g. a naturally and an adversarially trained model (Section 6 of the paper predicts that
+they differ in how much of their sensitivity lies at high frequencies).
+
+  python tools/gradient_spectrum.py --checkpoint runs/natural runs/adversarial \\
+      --label natural adversarial --output out/spectra
+
+A detector (--config): L is the sum of detectron2's own training losses for each image's
+ground truth (test-time resize, no flip), the model in training mode with every batch-norm
+layer in eval mode (nothing about the model changes); one spectrum per --weights file; the
+gradient is taken w.r.t. the network's input image in pixel units. Trailing KEY VALUE pairs
+override the config:
+
+  python tools/gradient_spectrum.py --config retinanet_R50_FPN --weights a.pkl b.pkl \\
+      --label a b --dataset coco_2017_val --max-images 50 --output out/spectra MODEL.DEVICE cpu
+
+Outputs in --output: spectrum.npy ((K, H, W): one mean spectrum per checkpoint, zero
+frequency at (H // 2, W // 2)), radial_profile.csv (mean power per ring of integer radius,
+one column per checkpoint), spectrum.json (labels, settings, the share of power at radius
+>= a quarter of the image side, the power-weighted mean radius) and spectrum.png.
+"""
+import argparse
+import os
+import sys
+
+from hfc_det.classification.gradients import classifier_gradient_spectrum
+from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set, model_labels
+from hfc_det.cli import UserError, exit_on_user_error, resolve_device
+from hfc_det.spectrum_plots import write_spectra
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", nargs="+", metavar="CKPT",
+                       help="tools/train_cifar.py run folders or checkpoint.pth files")
+    model.add_argument("--config", metavar="NAME", help="a detector config (name under configs/ or yaml)")
+    p.add_argument("--weights", nargs="+", metavar="FILE",
+                   help="detector weights, one spectrum each (default: the config's MODEL.WEIGHTS)")
+    p.add_argument("--label", nargs="+", metavar="NAME",
+                   help="one name per checkpoint or weights file (default: folder or file names)")
+    p.add_argument("--dataset", help="test set (default: the checkpoints' / the config's DATASETS.TEST[0])")
+    p.add_argument("--dataset-json", metavar="FILE", help="detector: COCO-format annotation file")
+    p.add_argument("--image-root", metavar="DIR", help="detector: folder of the --dataset-json images")
+    p.add_argument("--data-root", default="data", help="torchvision dataset root (default: %(default)s)")
+    p.add_argument("--max-images", type=int, metavar="N", help="use only the first N test images")
+    p.add_argument("--batch-size", type=int, default=500, help="images per backward pass (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if available)")
+    p.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args, opts = p.parse_known_args(argv)
+    if opts and not args.config:
+        p.error(f"unrecognized arguments: {' '.join(opts)}")
+    if args.weights and not args.config:
+        p.error("--weights goes with --config (a detector)")
+    args.opts = opts
+    return args
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = parse_args(argv)
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_images is not None and args.max_images < 1:
+        raise UserError(f"--max-images must be >= 1, got {args.max_images}")
+    if args.config:
+        spectra, labels, extra = _detector(args)
+        what = "detectron2 training losses"
+    else:
+        spectra, labels, extra = _classifier(args)
+        what = "cross-entropy"
+    os.makedirs(args.output, exist_ok=True)
+    record = write_spectra(args.output, spectra, labels, what, extra=extra)
+    for label in labels:
+        print(f"{label}: share of gradient power at radius >= side/4: {record['high_frequency_share'][label]:.3f}, "
+              f"power-weighted mean radius {record['mean_radius'][label]:.2f} bins")
+    print(f"spectra in {os.path.abspath(args.output)}/spectrum.png (+ spectrum.npy, radial_profile.csv, spectrum.json)")
+    return 0
+
+
+def _detector(args):
+    from hfc_det.config import check_device, get_cfg
+    from hfc_det.data import resolve_dataset
+    from hfc_det.evaluation.gradients import detector_gradient_spectrum
+
+    cfg = get_cfg(args.config, args.opts)  # one-line errors for a bad config or override
+    check_device(cfg)  # the one CUDA policy: refused in one line without a CUDA device
+    weights = list(args.weights or [cfg.MODEL.WEIGHTS])
+    for w in weights:
+        if w and "://" not in w and not os.path.isfile(w):
+            raise FileNotFoundError(f"weights file not found: {os.path.abspath(w)}")
+    labels = args.label or [os.path.splitext(os.path.basename(w))[0] or "random-init" for w in weights]
+    if len(labels) != len(weights):
+        raise UserError(f"--label gives {len(labels)} names for {len(weights)} weights files")
+    if args.dataset_json or args.image_root:
+        dataset = resolve_dataset(args.dataset, args.dataset_json, args.image_root)
+    else:
+        dataset = resolve_dataset(args.dataset or cfg.DATASETS.TEST[0])
+    spectra, infos = [], []
+    for label, w in zip(labels, weights):
+        cfg.defrost()
+        cfg.MODEL.WEIGHTS = w
+        print(f"{label}: one backward pass per image of {dataset}", flush=True)
+        spectrum, info = detector_gradient_spectrum(cfg, dataset, args.max_images, progress=not args.no_progress)
+        spectra.append(spectrum)
+        infos.append({"label": label, "weights": w, **info})
+    return spectra, labels, {"dataset": dataset, "config": args.config, "runs": infos,
+                             "images": infos[0]["images"]}
+
+
+def _classifier(args):
+    device = resolve_device(args.device)
+    for path in args.checkpoint:
+        check_classifier_checkpoint(path, "this tool takes classifiers")
+    loaded = load_models(args.checkpoint, device)
+    models, configs = [m for m, _ in loaded], [c for _, c in loaded]
+    labels = model_labels(args.checkpoint, configs, args.label)
+    dataset, x, y = load_test_set(args.dataset, configs, models, args.data_root, False, args.max_images)
+    spectra = []
+    for label, model in zip(labels, models):
+        print(f"{label}: {len(x)} images, {-(-len(x) // args.batch_size)} backward passes", flush=True)
+        spectra.append(classifier_gradient_spectrum(model, x, y, args.batch_size, device,
+                                                    progress=not args.no_progress))
+    return spectra, labels, {"dataset": dataset, "images": len(x), "checkpoints": list(args.checkpoint)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
