@@ -123,3 +123,130 @@ def test_broken_annotation_file_subprocess(tmp_path):
     proc = eval_lfc("--dataset-json", json_file, "--image-root", image_root, "--output", tmp_path / "o",
                     *eval_runs.FAST)
     one_line_error(proc, json_file, "category_id 999")
+
+
+# ---- checkpoints: one reader, weights_only, every load error one line naming the file ----
+
+ROOT = eval_runs.ROOT
+TRAIN_CIFAR = ROOT / "tools" / "train_cifar.py"
+ATTACK_CIFAR = ROOT / "tools" / "attack_cifar.py"
+
+
+class _RunsCode:
+    """Pickles as a call of ``os.system``: opening a file that holds it with a plain
+    ``torch.load`` runs the command."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (self.command,)
+
+
+def _valid_checkpoint_bytes():
+    from tiny_classifier import tiny_checkpoint
+
+    return tiny_checkpoint().read_bytes()
+
+
+def _write_checkpoint(folder, kind):
+    """``folder/checkpoint.pth`` broken in the way ``kind`` says; returns its path."""
+    import numpy as np
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "checkpoint.pth"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "truncated":
+        data = _valid_checkpoint_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "not-a-dict":
+        torch.save([1, 2, 3], path)
+    elif kind == "runs-code":
+        marker = folder / "code-ran"
+        torch.save({"model": {}, "model_name": "lenet", "model_kwargs": {}, "config": {},
+                    "epoch": 1, "payload": _RunsCode(f"touch {marker}")}, path)
+    return path
+
+
+@pytest.mark.parametrize("kind, why", [
+    ("empty", "empty or cut short"),
+    ("random", "not a PyTorch checkpoint"),
+    ("truncated", "not a PyTorch checkpoint, or a truncated one"),
+    ("directory", "cannot be read as a file"),
+    ("not-a-dict", "is not a checkpoint of tools/train_cifar.py"),
+    ("runs-code", "could run code: refused"),
+])
+def test_train_cifar_resume_on_a_broken_checkpoint(tmp_path, kind, why):
+    from cifar_fixture import call_tool_main
+
+    path = _write_checkpoint(tmp_path / "run", kind)
+    code = call_tool_main(TRAIN_CIFAR, "--output", str(tmp_path / "run"), "--resume", "--quiet")
+    assert isinstance(code, str) and code.startswith("error: ") and "\n" not in code, code
+    assert str(path) in code and why in code, code
+    assert not (tmp_path / "run" / "code-ran").exists()
+
+
+def test_a_checkpoint_that_carries_a_callable_is_refused_without_running_it(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write_checkpoint(tmp_path / "run", "runs-code")
+    marker = tmp_path / "run" / "code-ran"
+    from cifar_fixture import call_tool_main
+
+    code = call_tool_main(ATTACK_CIFAR, "--checkpoint", str(path), "--output", str(tmp_path / "o"))
+    assert isinstance(code, str) and "could run code: refused" in code and str(path) in code
+    assert not marker.exists() and not (tmp_path / "o").exists()
+    # the file really carries the call: a plain (unsafe) torch.load in another process runs it
+    subprocess.run([sys.executable, "-c", f"import torch; torch.load({str(path)!r}, weights_only=False)"],
+                   capture_output=True, cwd=tmp_path)
+    assert marker.exists()
+
+
+def test_broken_checkpoint_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write_checkpoint(tmp_path / "run", "random")
+    proc = subprocess.run([sys.executable, str(TRAIN_CIFAR), "--output", str(tmp_path / "run"), "--resume"],
+                          capture_output=True, text=True)
+    one_line_error(proc, path, "not a PyTorch checkpoint")
+
+
+def test_checkpoint_of_the_earlier_format_is_still_read(tmp_path):
+    """Checkpoints written before the RNG state was stored as tensors hold numpy's state as a
+    numpy array: weights_only reading allows exactly the numpy types that needs."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from hfc_det.classification.checkpoint import load_checkpoint, numpy_rng_state, read_checkpoint
+    from hfc_det.classification.training import _set_rng_state
+
+    from tiny_classifier import tiny_checkpoint
+
+    state = torch.load(tiny_checkpoint(), weights_only=True)
+    np.random.seed(7)
+    old_rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    state.update(epoch=3, rng=old_rng, history=[{"epoch": 1, "loss": np.float64(0.5)}])
+    path = tmp_path / "checkpoint.pth"
+    torch.save(state, path)  # the earlier format: ndarray and numpy scalars inside
+    read = read_checkpoint(path)
+    assert read["epoch"] == 3 and float(read["history"][0]["loss"]) == 0.5
+    want = np.random.get_state()
+    np.random.seed(0)
+    _set_rng_state(read["rng"])
+    got = np.random.get_state()
+    assert got[0] == want[0] and np.array_equal(got[1], want[1]) and got[2:] == want[2:]
+    assert np.array_equal(numpy_rng_state(read["rng"]["numpy"])[1], want[1])
+    model, config = load_checkpoint(path)
+    assert config["dataset"] == "digits" and not model.training
