@@ -250,3 +250,48 @@ def test_checkpoint_of_the_earlier_format_is_still_read(tmp_path):
     assert np.array_equal(numpy_rng_state(read["rng"]["numpy"])[1], want[1])
     model, config = load_checkpoint(path)
     assert config["dataset"] == "digits" and not model.training
+
+
+# ---- detector weights (eval_lfc.py MODEL.WEIGHTS) ----
+
+def _weights(tmp_path, kind):
+    import numpy as np
+    import torch
+
+    if kind == "url":  # a server that refuses the connection: what offline looks like, and never downloads
+        return "http://127.0.0.1:9/model_final_5bd44e.pkl"
+    path = tmp_path / f"weights-{kind}.{'pkl' if kind == 'random-pkl' else 'pth'}"
+    if kind in ("random-pkl", "random-pth"):
+        path.write_bytes(np.random.default_rng(1).bytes(5000))
+    elif kind == "other-model":
+        torch.save({"model": {"classifier.weight": torch.zeros(10, 84)}}, path)
+    return str(path)
+
+
+@pytest.mark.parametrize("kind, what", [
+    ("random-pkl", "not a detectron2 or PyTorch checkpoint"),
+    ("random-pth", "not a detectron2 or PyTorch checkpoint"),
+    ("other-model", "no tensor of the weights"),
+    ("url", "cannot download the model weights"),
+])
+def test_detector_weights_that_cannot_be_used(tmp_path, kind, what):
+    weights = _weights(tmp_path, kind)
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    argv = tool_args((json_file, image_root), tmp_path / "o", "--max-images", "1") + ["MODEL.WEIGHTS", weights]
+    message = in_process_error(load_tool().cli, argv, weights, what)
+    if kind == "url":
+        assert "local path" in message and "MODEL.WEIGHTS /path/to/model_final_5bd44e.pkl" in message
+
+
+def test_bad_weights_then_the_corrected_command_into_the_same_folder(tmp_path):
+    """One line for weights that are not a checkpoint; the run died before its first image,
+    so the corrected command is not refused as 'another run'."""
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    out = tmp_path / "o"
+    weights = _weights(tmp_path, "random-pth")
+    args = tool_args((json_file, image_root), out, "--max-images", "2")
+    one_line_error(eval_lfc(*args, "MODEL.WEIGHTS", weights), weights, "not a detectron2 or PyTorch checkpoint")
+    assert (out / "run_fingerprint.json").is_file()  # what used to lock the folder
+    fixed = eval_lfc(*args)  # FAST's MODEL.WEIGHTS "" (random init)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert json.loads((out / "summary.json").read_text())["num_images"] == 2
