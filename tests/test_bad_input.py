@@ -295,3 +295,67 @@ def test_bad_weights_then_the_corrected_command_into_the_same_folder(tmp_path):
     fixed = eval_lfc(*args)  # FAST's MODEL.WEIGHTS "" (random init)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert json.loads((out / "summary.json").read_text())["num_images"] == 2
+
+
+# ---- the project's own results files, read back by visualize_gain_loss.py ----
+
+VISUALIZE = ROOT / "tools" / "visualize_gain_loss.py"
+
+
+def _edit_csv(path, edit):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+
+
+def _set_cell(lines, row, column, value):
+    header = lines[0].split(",")
+    cells = lines[row].split(",")
+    cells[header.index(column)] = value
+    lines[row] = ",".join(cells)
+    return lines
+
+
+@pytest.mark.parametrize("target, edit, what", [
+    ("per_image_ap.csv", lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50), "not UTF-8 text"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 1, "ap_low_r8", "7.5")),
+     "line 2: ap_low_r8 is 7.5, outside [0, 1]"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 2, "ap_original", "-3")),
+     "line 3: ap_original is -3, outside [0, 1]"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 1, "ap_high_r8", "inf")), "is inf"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 1, "ap_high_r8", "abc")), "not a number"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: ls[:2] + [ls[2].split(",")[0]] + ls[3:]),
+     "line 3: 1 fields, the header has 5"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: ls + [ls[1]]), "appears twice"),
+    ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: [ls[0].replace("ap_", "AP ")] + ls[1:]),
+     "no ap_<view> column"),
+    ("gain_loss/low_r8.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 1, "diff", "12")), "diff is 12"),
+    ("summary.json", lambda p: p.write_bytes(b"\x00\xff" * 30), "not UTF-8 text"),
+    ("summary.json", lambda p: p.write_text("[1, 2]"), "not a JSON object"),
+    ("detections/low_r8.json", lambda p: p.write_text(p.read_text().replace('"score": 0.2', '"score": 2.5', 1)),
+     "score in [0, 1]"),
+    ("detections/low_r8.json", lambda p: p.write_text('{"image_id": 1}'), "not a COCO results list"),
+], ids=["binary", "ap-7.5", "ap-minus-3", "ap-inf", "ap-text", "only-image-id", "duplicate-id", "no-ap-column",
+        "gain-loss-diff", "summary-binary", "summary-list", "detection-score", "detections-not-list"])
+def test_broken_results_file_is_one_line(tmp_path, target, edit, what):
+    from report_fixture import make_output_folder
+
+    from cifar_fixture import call_tool_main
+
+    out = make_output_folder(tmp_path)
+    path = out / target
+    edit(path)
+    code = call_tool_main(VISUALIZE, str(out), "--view", "low_r8", "--top", "2", "--quiet", "--workers", "1")
+    assert isinstance(code, str) and code.startswith("error: ") and "\n" not in code, code
+    assert str(path) in code and what in code, code
+
+
+def test_broken_results_file_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    from report_fixture import make_output_folder
+
+    out = make_output_folder(tmp_path)
+    (out / "per_image_ap.csv").write_bytes(bytes(range(256)) * 4)
+    proc = subprocess.run([sys.executable, str(VISUALIZE), str(out)], capture_output=True, text=True)
+    one_line_error(proc, out / "per_image_ap.csv", "not UTF-8 text")
