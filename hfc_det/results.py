@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from hfc_det.atomic import read_json
 from hfc_det.views import parse_view
 
 __all__ = ["COCO_METRICS", "OUTCOMES", "outcome", "EvalResults", "ResultsError", "load_results_folder",
@@ -231,7 +231,7 @@ class EvalResults:
             path = self.output_dir / "detections" / f"{view}.json"
             if not path.is_file():
                 return None
-            records = _read_json(path, "detections")
+            records = read_json(path, "detections file", ResultsError)
             if not isinstance(records, list):
                 raise ResultsError(f"{path} is not a COCO results list")
             by_image: Dict[int, List[dict]] = defaultdict(list)
@@ -284,17 +284,6 @@ class EvalResults:
         return self.coco.loadAnns(self.coco.getAnnIds(imgIds=[image_id], iscrowd=None))
 
 
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ResultsError(f"{path} is not the {what} JSON of eval_lfc.py (not UTF-8 text)") from None
-    except json.JSONDecodeError as e:
-        raise ResultsError(f"{path} is not valid JSON: {e}") from None
-    except OSError as e:
-        raise ResultsError(f"cannot read {path}: {e.strerror or e}") from None
-
-
 def _is_detection(rec: Any) -> bool:
     def number(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -321,7 +310,7 @@ def load_results_folder(output_dir) -> EvalResults:
     summary: Dict[str, Any] = {}
     summary_path = out / "summary.json"
     if summary_path.is_file():
-        summary = _read_json(summary_path, "summary")
+        summary = read_json(summary_path, "summary", ResultsError)
         if not isinstance(summary, dict):
             raise ResultsError(f"{summary_path} is not an eval_lfc.py summary (not a JSON object)")
 

@@ -329,7 +329,7 @@ def _set_cell(lines, row, column, value):
     ("per_image_ap.csv", lambda p: _edit_csv(p, lambda ls: [ls[0].replace("ap_", "AP ")] + ls[1:]),
      "no ap_<view> column"),
     ("gain_loss/low_r8.csv", lambda p: _edit_csv(p, lambda ls: _set_cell(ls, 1, "diff", "12")), "diff is 12"),
-    ("summary.json", lambda p: p.write_bytes(b"\x00\xff" * 30), "not UTF-8 text"),
+    ("summary.json", lambda p: p.write_bytes(b"\x00\xff" * 30), "not JSON (not UTF-8 text)"),
     ("summary.json", lambda p: p.write_text("[1, 2]"), "not a JSON object"),
     ("detections/low_r8.json", lambda p: p.write_text(p.read_text().replace('"score": 0.2', '"score": 2.5', 1)),
      "score in [0, 1]"),

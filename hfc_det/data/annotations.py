@@ -8,12 +8,13 @@ the file once and refuses, in one line that names the file, what would break eit
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import Counter
 from functools import lru_cache
 from typing import Any, Tuple
+
+from ..atomic import read_json
 
 __all__ = ["AnnotationFileError", "check_coco_annotations"]
 
@@ -87,15 +88,7 @@ def _check(data: Any) -> str:
 def _checked(path: str, mtime_ns: int, size: int) -> Tuple[int, int, int]:
     # Only the counts are cached (never the parsed file, which is large for COCO): every
     # process of a run checks the file, and parses it once.
-    try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise AnnotationFileError(f"annotation file {path} is not JSON (not UTF-8 text)") from None
-    except json.JSONDecodeError as e:
-        raise AnnotationFileError(f"annotation file {path} is not JSON ({e})") from None
-    except OSError as e:
-        raise AnnotationFileError(f"cannot read annotation file {path}: {e.strerror or e}") from None
+    data = read_json(path, "annotation file", AnnotationFileError)
     problem = _check(data)
     if problem:
         raise AnnotationFileError(f"annotation file {path}: {problem}")
