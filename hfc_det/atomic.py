@@ -38,9 +38,12 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno is not None and not exc.filename:
+            # A failed write() (a full disk: ENOSPC) names no file: say which output it was.
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(final)) from None
         raise
 
 

@@ -3,6 +3,7 @@ names what is wrong and no traceback; an image that is skipped leaves every othe
 numbers as they are without it."""
 import csv
 import json
+import os
 
 import pytest
 
@@ -359,3 +360,68 @@ def test_broken_results_file_subprocess(tmp_path):
     (out / "per_image_ap.csv").write_bytes(bytes(range(256)) * 4)
     proc = subprocess.run([sys.executable, str(VISUALIZE), str(out)], capture_output=True, text=True)
     one_line_error(proc, out / "per_image_ap.csv", "not UTF-8 text")
+
+
+# ---- full disk, and what a run prints ----
+
+def test_a_write_that_fails_names_the_file_and_leaves_nothing(tmp_path):
+    import errno
+
+    from hfc_det.atomic import write_atomic, write_json_atomic
+
+    path = tmp_path / "summary.json"
+    write_json_atomic(path, {"before": 1})
+
+    def full_disk(f):
+        f.write(b"{")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError) as exc:
+        write_atomic(path, full_disk)
+    assert exc.value.errno == errno.ENOSPC and str(path) in str(exc.value)
+    assert json.loads(path.read_text()) == {"before": 1} and sorted(tmp_path.iterdir()) == [path]
+
+
+def _unshare_works():
+    import shutil
+    import subprocess
+
+    if not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs `unshare -rm` to mount a small tmpfs as a full disk")
+def test_full_disk_is_one_line_naming_the_file(tmp_path):
+    """eval_lfc.py into a folder on a tmpfs that is full: one error naming the file it could
+    not write, no '--- Logging error ---' tracebacks; again on a re-run."""
+    import shlex
+    import subprocess
+    import sys
+
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    cmd = shlex.join([sys.executable, str(eval_runs.TOOL), *tool_args((json_file, image_root), mnt / "out",
+                                                                      "--max-images", "1")])
+    script = (f"mount -t tmpfs -o size=256k tmpfs {mnt} && mkdir {mnt}/out && "
+              f"(dd if=/dev/zero of={mnt}/filler bs=4k 2>/dev/null; true) && {cmd}; {cmd}")
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                          env=eval_runs.ENV, cwd=ROOT)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and "Logging error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert lines == [f"error: [Errno 28] No space left on device: '{mnt}/out/config.yaml'"] * 2, proc.stderr[-2000:]
+
+
+def test_a_run_prints_progress_warnings_and_the_table_not_the_config(tmp_path_factory):
+    proc = eval_runs.reference_process(tmp_path_factory)
+    (_, _), out = fixture_and_reference(tmp_path_factory)
+    log = (out / "log.txt").read_text()
+    for text in (proc.stdout, proc.stderr, log):
+        assert "\x1b[" not in text  # no colour codes in a pipe or a file
+        assert "torch.meshgrid" not in text and "No CUDA runtime" not in text
+        assert "Running with full config" not in text and "Contents of args.config_file" not in text
+    assert (proc.stdout + proc.stderr).count("Category ids in annotations are not in") <= 1
+    assert len(proc.stdout.splitlines()) < 20, proc.stdout  # the table and a few warnings
+    assert "AP50" in proc.stdout and "Environment info" in log and "Command line arguments" in log
+    assert "INPUT:" in (out / "config.yaml").read_text()
