@@ -425,3 +425,24 @@ def test_a_run_prints_progress_warnings_and_the_table_not_the_config(tmp_path_fa
     assert len(proc.stdout.splitlines()) < 20, proc.stdout  # the table and a few warnings
     assert "AP50" in proc.stdout and "Environment info" in log and "Command line arguments" in log
     assert "INPUT:" in (out / "config.yaml").read_text()
+
+
+# ---- command lines ----
+
+@pytest.mark.parametrize("extra, what", [
+    (["--radius", "8", "MODEL.DEVICE"], "odd number of words (1) was given: MODEL.DEVICE"),
+    (["--radius", "8", "16", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST"], "odd number of words (3)"),
+    (["MODEL.DEVICE", "cpu", "--fresh"], "option --fresh comes after the KEY VALUE config overrides"),
+    (["MODEL.DEVICE", "cpu", "--radius", "8"], "option --radius comes after"),
+])
+def test_odd_overrides_and_options_after_them(tmp_path, extra, what):
+    json_file, image_root = make_coco_fixture(tmp_path)
+    argv = ["--dataset-json", json_file, "--image-root", image_root, "--output", str(tmp_path / "o"), *extra]
+    in_process_error(load_tool().cli, argv, what)
+
+
+def test_odd_overrides_subprocess(tmp_path):
+    json_file, image_root = make_coco_fixture(tmp_path)
+    proc = eval_lfc("--dataset-json", json_file, "--image-root", image_root, "--output", tmp_path / "o",
+                    "--radius", "8", "MODEL.DEVICE")
+    one_line_error(proc, "KEY VALUE pairs", "MODEL.DEVICE")

@@ -31,6 +31,7 @@ from hfc_det.config import (  # noqa: E402
     HFC_SCALINGS,
     available_configs,
     check_device,
+    check_overrides,
     get_cfg,
     resolve_config_file,
 )
@@ -142,6 +143,7 @@ def setup(args):
         raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
     check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
+    check_overrides(args.opts)  # the user's own, before this tool appends its pairs
     opts = list(args.opts)
     if args.radius:
         opts += ["HFC.RADII", [float(r) if not float(r).is_integer() else int(r) for r in args.radius]]
