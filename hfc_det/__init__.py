@@ -9,10 +9,11 @@ Layer map (a module imports only from its own layer or lower-numbered ones; no c
    ``atomic``, ``cli``, ``lazy``, ``sample_images``.
 2. results and metrics, no detectron2: ``results`` (metric names, gain/loss rule, an output
    folder's reader), ``evaluation.per_image_ap``, ``evaluation.coco_backends``,
-   ``evaluation.store``, ``data.shapes``.
+   ``evaluation.store``, ``data.shapes``, ``data.annotations`` (the COCO annotation file check).
 3. ``classification`` (no detectron2) | detection (detectron2, imported after
    :mod:`hfc_det.compat`): ``config`` (``get_cfg``), ``data.mapper``, ``data.datasets``,
-   ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``, ``engine``.
+   ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``, ``engine``,
+   ``run_logging`` (the tools' quiet ``default_setup``).
 4. ``visualization``: reads results files and draws (detectron2 only for the panels).
 5. ``tools/``: thin command-line entry points.
 

@@ -205,15 +205,15 @@ def check_overrides(opts: Sequence) -> None:
     opts = list(opts)
     flags = [o for o in opts if isinstance(o, str) and o.startswith("--")]
     if flags:
-        raise ValueError(f"option {flags[0]} comes after the KEY VALUE config overrides: "
+        raise ValueError(f"bad config override: option {flags[0]} comes after the KEY VALUE overrides; "
                          f"put every option before them")
     if len(opts) % 2:
-        raise ValueError(f"config overrides come in KEY VALUE pairs, but an odd number of words ({len(opts)}) "
-                         f"was given: {' '.join(map(str, opts))}")
+        raise ValueError(f"bad config override: overrides come in KEY VALUE pairs, but an odd number of "
+                         f"words ({len(opts)}) was given: {' '.join(map(str, opts))}")
     keys = [k for k in opts[::2] if not isinstance(k, str) or not k[:1].isalpha()]
     if keys:
-        raise ValueError(f"config override key {keys[0]!r} is not a KEY such as MODEL.DEVICE: "
-                         f"overrides come in KEY VALUE pairs")
+        raise ValueError(f"bad config override: {keys[0]!r} is not a KEY such as MODEL.DEVICE "
+                         f"(overrides come in KEY VALUE pairs)")
 
 
 def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:

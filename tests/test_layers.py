@@ -35,6 +35,7 @@ DETECTRON2_FREE_MODULES = [
     "hfc_det.evaluation.coco_backends",
     "hfc_det.evaluation.store",
     "hfc_det.data.shapes",
+    "hfc_det.data.annotations",
     "hfc_det.classification",
     "hfc_det.classification.hfc_examples",
     "hfc_det.classification.kernel_pictures",
