@@ -432,7 +432,7 @@ def test_a_run_prints_progress_warnings_and_the_table_not_the_config(tmp_path_fa
 @pytest.mark.parametrize("extra, what", [
     (["--radius", "8", "MODEL.DEVICE"], "odd number of words (1) was given: MODEL.DEVICE"),
     (["--radius", "8", "16", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST"], "odd number of words (3)"),
-    (["MODEL.DEVICE", "cpu", "--fresh"], "option --fresh comes after the KEY VALUE config overrides"),
+    (["MODEL.DEVICE", "cpu", "--fresh"], "option --fresh comes after the KEY VALUE overrides"),
     (["MODEL.DEVICE", "cpu", "--radius", "8"], "option --radius comes after"),
 ])
 def test_odd_overrides_and_options_after_them(tmp_path, extra, what):
@@ -446,3 +446,15 @@ def test_odd_overrides_subprocess(tmp_path):
     proc = eval_lfc("--dataset-json", json_file, "--image-root", image_root, "--output", tmp_path / "o",
                     "--radius", "8", "MODEL.DEVICE")
     one_line_error(proc, "KEY VALUE pairs", "MODEL.DEVICE")
+
+
+def test_train_cifar_resume_without_a_checkpoint_warns(tmp_path, capsys):
+    from cifar_fixture import call_tool_main
+
+    out = tmp_path / "run"
+    code = call_tool_main(TRAIN_CIFAR, "--output", str(out), "--resume", "--dataset", "digits", "--model", "lenet",
+                          "--epochs", "1", "--batch-size", "256", "--track-radii", "2", "--track-train-size", "100",
+                          "--quiet", "--threads", "1")
+    assert code == 0 and (out / "checkpoint.pth").is_file()
+    err = capsys.readouterr().err
+    assert f"warning: --resume: no checkpoint.pth in {out}; starting a new run" in err
