@@ -256,11 +256,19 @@ class EvalResults:
 
     @cached_property
     def coco(self):
-        """pycocotools ``COCO`` of the ground truth, or None when the summary names none."""
+        """pycocotools ``COCO`` of the ground truth, or None when the summary names none.
+        A file that pycocotools would misread is a one-line :class:`ResultsError`."""
         path = self.resolve("json_file")
         if path is None or not path.is_file():
             return None
         from pycocotools.coco import COCO
+
+        from hfc_det.data.annotations import AnnotationFileError, check_coco_annotations
+
+        try:
+            check_coco_annotations(path)
+        except AnnotationFileError as e:
+            raise ResultsError(str(e)) from None
 
         with contextlib.redirect_stdout(io.StringIO()):  # COCO() prints progress lines
             return COCO(str(path))

@@ -4,6 +4,7 @@ numbers as they are without it."""
 import csv
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -458,3 +459,18 @@ def test_train_cifar_resume_without_a_checkpoint_warns(tmp_path, capsys):
     assert code == 0 and (out / "checkpoint.pth").is_file()
     err = capsys.readouterr().err
     assert f"warning: --resume: no checkpoint.pth in {out}; starting a new run" in err
+
+
+def test_report_refuses_a_broken_ground_truth_file(tmp_path):
+    from report_fixture import make_output_folder
+
+    from cifar_fixture import call_tool_main
+
+    out = make_output_folder(tmp_path)
+    gt = Path(json.loads((out / "summary.json").read_text())["dataset"]["json_file"])
+    data = json.loads(gt.read_text())
+    data["images"][1]["id"] = data["images"][0]["id"]
+    gt.write_text(json.dumps(data))
+    code = call_tool_main(VISUALIZE, str(out), "--view", "low_r8", "--top", "2", "--quiet", "--workers", "1")
+    assert isinstance(code, str) and code.startswith("error: annotation file ") and "\n" not in code, code
+    assert str(gt) in code and "appears 2 times" in code
