@@ -143,8 +143,8 @@ def test_a_failed_start_does_not_lock_the_folder(tmp_path):
     fingerprint: the corrected command, another fingerprint, claims the folder."""
     j = tmp_path / "a.json"
     j.write_text("{}")
-    failed = run_fingerprint(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""]), str(j), str(tmp_path))
-    fixed = run_fingerprint(get_hfc_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", "", "SEED", "3"]), str(j), str(tmp_path))
+    failed = run_fingerprint(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""]), str(j), str(tmp_path))
+    fixed = run_fingerprint(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", "", "SEED", "3"]), str(j), str(tmp_path))
     out = tmp_path / "out"
     assert prepare_output(out, failed) == "new"
     (out / "partial").mkdir()  # a folder made, nothing saved in it
