@@ -12,11 +12,12 @@ Layer map (a module imports only from its own layer or lower-numbered ones; no c
 2. results and metrics, no detectron2: ``results`` (metric names, gain/loss rule, an output
    folder's reader), ``evaluation.per_image_ap``, ``evaluation.coco_backends``,
    ``evaluation.store``, ``evaluation.batching`` (same-size model batches), ``data.shapes``,
-   ``heatmap`` and ``spectrum_plots`` (heat-map and gradient-spectrum outputs).
+   ``data.annotations`` (the COCO annotation file check), ``heatmap`` and ``spectrum_plots``
+   (heat-map and gradient-spectrum outputs).
 3. ``classification`` (no detectron2) | detection (detectron2, imported after
    :mod:`hfc_det.compat`): ``config`` (``get_cfg``), ``data.mapper``, ``data.datasets``,
    ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``,
-   ``evaluation.gradients``, ``engine``.
+   ``evaluation.gradients``, ``engine``, ``run_logging`` (the tools' quiet ``default_setup``).
 4. ``visualization``: reads results files and draws (detectron2 only for the panels).
 5. ``tools/``: thin command-line entry points.
 

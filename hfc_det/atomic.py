@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, Union
 
 __all__ = ["atomic_path", "write_atomic", "write_text_atomic", "write_json_atomic", "save_figure_atomic",
-           "TEMP_GLOB"]
+           "read_json", "TEMP_GLOB"]
 
 # What a killed writer leaves behind (see hfc_det.evaluation.store.remove_stale_temp_files).
 TEMP_GLOB = ".*.tmp-*"
@@ -38,9 +38,12 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno is not None and not exc.filename:
+            # A failed write() (a full disk: ENOSPC) names no file: say which output it was.
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(final)) from None
         raise
 
 
@@ -91,3 +94,18 @@ def save_figure_atomic(fig, path: PathLike, **savefig_kwargs) -> Path:
     with atomic_path(final) as tmp:
         fig.savefig(tmp, format=fmt, **savefig_kwargs)
     return final
+
+
+def read_json(path: PathLike, what: str, error: type = ValueError) -> Any:
+    """Parse the JSON file ``path``; any failure is ``error`` with one line naming ``what``
+    and the file (``what``: e.g. "annotation file", "summary"): not UTF-8 text, not JSON
+    (with the parser's line and column), or unreadable (the OS's reason)."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{what} {path} is not JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise error(f"{what} {path} is not JSON ({e})") from None
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}") from None

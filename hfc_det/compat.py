@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import types
@@ -129,11 +130,51 @@ def _register_missing_torch_ops() -> None:
     _TORCH_OPS_LIBRARY = lib
 
 
-def patch() -> bool:
-    """Apply the three fixes (idempotent). Returns whether the compiled ops exist."""
+class _DropMessages(logging.Filter):
+    """Drop log records whose message contains one of ``drop``; let those containing one of
+    ``once`` through the first time only (per process), and only once logging is set up
+    (a tool's checks before ``default_setup`` would otherwise print it through logging's
+    last-resort handler, and the run would repeat it)."""
+
+    def __init__(self, drop=(), once=()):
+        super().__init__()
+        self.drop, self.once, self.seen = tuple(drop), tuple(once), set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(d in text for d in self.drop):
+            return False
+        for o in self.once:
+            if o in text:
+                if o in self.seen or not logging.getLogger(record.name).hasHandlers():
+                    return False
+                self.seen.add(o)
+        return True
+
+
+def _quiet_noise() -> None:
+    """Silence what every run printed without it meaning anything to the user."""
     # detectron2 v0.6 and fvcore script a few helpers with torch.jit.script at import time;
     # torch 2.14 warns about that on every run, which buries the tools' own output.
     warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated", category=FutureWarning)
+    # detectron2's anchor generator calls torch.meshgrid without indexing=; the default "ij"
+    # is what it means, so the warning says nothing about this project's results.
+    warnings.filterwarnings("ignore", message=r"torch.meshgrid: in an upcoming release", category=UserWarning)
+    # Importing torch.utils.cpp_extension (detectron2 does) on a machine without the CUDA
+    # toolkit logs this; it matters only when compiling extensions, which no tool does.
+    cpp_ext = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _DropMessages) for f in cpp_ext.filters):
+        cpp_ext.addFilter(_DropMessages(drop=["No CUDA runtime is found"]))
+    # detectron2 warns each time it loads a json whose category ids are not 1..K (COCO's are
+    # not): a tool loads it several times; once per process says it.
+    coco = logging.getLogger("detectron2.data.datasets.coco")
+    if not any(isinstance(f, _DropMessages) for f in coco.filters):
+        coco.addFilter(_DropMessages(once=["Category ids in annotations are not in [1, #categories]"]))
+
+
+def patch() -> bool:
+    """Apply the three fixes (idempotent). Returns whether the compiled ops exist."""
+    _quiet_noise()
     _patch_pillow()
     _patch_pkg_resources()
     return _detect_compiled_ops()

@@ -23,6 +23,7 @@ __all__ = [
     "get_cfg",
     "check_device",
     "num_classes",
+    "check_overrides",
     "FILTER_STAGES",
     "HFC_SCALINGS",
     "VIEW_KINDS",
@@ -234,6 +235,25 @@ def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str
     )
 
 
+def check_overrides(opts: Sequence) -> None:
+    """Raise a one-line ``ValueError`` for trailing ``KEY VALUE`` overrides yacs would misread:
+    an option placed after them (argparse hands ``... MODEL.DEVICE cpu --fresh`` over as
+    overrides) or an odd number of tokens (yacs would pair a key with the next key, or fail
+    with ``unhashable type: 'list'`` once a tool appends its own pairs)."""
+    opts = list(opts)
+    flags = [o for o in opts if isinstance(o, str) and o.startswith("--")]
+    if flags:
+        raise ValueError(f"bad config override: option {flags[0]} comes after the KEY VALUE overrides; "
+                         f"put every option before them")
+    if len(opts) % 2:
+        raise ValueError(f"bad config override: overrides come in KEY VALUE pairs, but an odd number of "
+                         f"words ({len(opts)}) was given: {' '.join(map(str, opts))}")
+    keys = [k for k in opts[::2] if not isinstance(k, str) or not k[:1].isalpha()]
+    if keys:
+        raise ValueError(f"bad config override: {keys[0]!r} is not a KEY such as MODEL.DEVICE "
+                         f"(overrides come in KEY VALUE pairs)")
+
+
 def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
     """detectron2's defaults + the HFC and SHAPES keys, ``config`` (name or path) and ``opts``
     (``KEY VALUE`` pairs) merged; not frozen.
@@ -244,6 +264,7 @@ def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
     Raises one-line errors: ``FileNotFoundError`` for an unknown config, ``ValueError`` for
     an unknown key, an odd number of overrides or a bad HFC value.
     """
+    check_overrides(opts)
     cfg = add_hfc_config(detectron2_default_cfg())
     path = resolve_config_file(config) if config else None
     # yacs raises KeyError (unknown key) or AssertionError (odd number of overrides)

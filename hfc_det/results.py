@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from hfc_det.atomic import read_json
 from hfc_det.views import parse_view
 
 __all__ = ["COCO_METRICS", "OUTCOMES", "outcome", "EvalResults", "ResultsError", "load_results_folder",
@@ -60,6 +60,48 @@ def _float_or_nan(text: Optional[str]) -> float:
     if text is None or str(text).strip() == "" or str(text).strip().lower() in ("nan", "none", "null"):
         return math.nan
     return float(text)
+
+
+def _checked_value(text: Optional[str], path: Path, line: int, column: str, lo: float, hi: float) -> float:
+    """A number in ``[lo, hi]`` or NaN (empty, ``nan``); anything else is a :class:`ResultsError`."""
+    try:
+        value = _float_or_nan(text)
+    except ValueError:
+        raise ResultsError(f"{path} line {line}: {column} is {text!r}, not a number") from None
+    if not math.isnan(value) and not lo <= value <= hi:
+        raise ResultsError(f"{path} line {line}: {column} is {text}, outside [{lo:g}, {hi:g}]")
+    return value
+
+
+def _csv_records(path: Path, required=("image_id",)):
+    """``(columns, [(line, record)])`` of a CSV this project wrote, checked for what every
+    reader relies on: UTF-8 text, the ``required`` columns, every row as long as the header,
+    integer, unique image ids. Raises :class:`ResultsError` (one line naming the file)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = list(reader.fieldnames or [])
+            records = [(reader.line_num, rec) for rec in reader]
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path} is not a CSV file of this project (not UTF-8 text)") from None
+    except (csv.Error, OSError) as e:
+        raise ResultsError(f"cannot read {path}: {e}") from None
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ResultsError(f"{path} has no {', '.join(missing)} column (columns: {', '.join(columns) or 'none'})")
+    seen = set()
+    for line, rec in records:
+        if None in rec or any(v is None for v in rec.values()):  # csv: extra fields / missing fields
+            raise ResultsError(f"{path} line {line}: {len([v for v in rec.values() if v is not None])} "
+                               f"fields, the header has {len(columns)}")
+        try:
+            image_id = int(rec["image_id"])
+        except ValueError:
+            raise ResultsError(f"{path} line {line}: image_id is {rec['image_id']!r}, not an integer") from None
+        if image_id in seen:
+            raise ResultsError(f"{path} line {line}: image_id {image_id} appears twice")
+        seen.add(image_id)
+    return columns, records
 
 
 @dataclass(frozen=True)
@@ -136,14 +178,16 @@ class EvalResults:
         path = self.output_dir / "gain_loss" / f"{view}.csv"
         if path.is_file():
             rows = []
-            with open(path, newline="", encoding="utf-8") as f:
-                for rec in csv.DictReader(f):
-                    a0, a1 = _float_or_nan(rec.get("ap_original")), _float_or_nan(rec.get(f"ap_{view}"))
-                    # eval_lfc.py writes "difference"; the first contract said "diff".
-                    diff = _float_or_nan(rec.get("diff", rec.get("difference", a1 - a0)))
-                    if math.isnan(diff):
-                        continue
-                    rows.append(GainLossRow(int(rec["image_id"]), rec.get("file_name", ""), a0, a1, diff))
+            _, records = _csv_records(path)
+            for line, rec in records:
+                a0 = _checked_value(rec.get("ap_original"), path, line, "ap_original", 0.0, 1.0)
+                a1 = _checked_value(rec.get(f"ap_{view}"), path, line, f"ap_{view}", 0.0, 1.0)
+                # eval_lfc.py writes "difference"; the first contract said "diff".
+                key = "diff" if "diff" in rec else "difference"
+                diff = _checked_value(rec[key], path, line, key, -1.0, 1.0) if key in rec else a1 - a0
+                if math.isnan(diff):
+                    continue
+                rows.append(GainLossRow(int(rec["image_id"]), rec.get("file_name", ""), a0, a1, diff))
         else:
             d = self.diff(view)
             rows = [GainLossRow(int(i), f, float(a0), float(a1), float(x))
@@ -188,12 +232,14 @@ class EvalResults:
             path = self.output_dir / "detections" / f"{view}.json"
             if not path.is_file():
                 return None
-            try:
-                records = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as e:
-                raise ResultsError(f"cannot read detections {path}: {e}") from None
+            records = read_json(path, "detections file", ResultsError)
+            if not isinstance(records, list):
+                raise ResultsError(f"{path} is not a COCO results list")
             by_image: Dict[int, List[dict]] = defaultdict(list)
-            for rec in records:
+            for k, rec in enumerate(records):
+                if not _is_detection(rec):
+                    raise ResultsError(f"{path}: detection {k} is not a COCO result with image_id, "
+                                       f"category_id, bbox [x, y, w, h] and a score in [0, 1]: {str(rec)[:80]}")
                 by_image[int(rec["image_id"])].append(rec)
             self._detections[view] = dict(by_image)
         return self._detections[view]
@@ -211,11 +257,19 @@ class EvalResults:
 
     @cached_property
     def coco(self):
-        """pycocotools ``COCO`` of the ground truth, or None when the summary names none."""
+        """pycocotools ``COCO`` of the ground truth, or None when the summary names none.
+        A file that pycocotools would misread is a one-line :class:`ResultsError`."""
         path = self.resolve("json_file")
         if path is None or not path.is_file():
             return None
         from pycocotools.coco import COCO
+
+        from hfc_det.data.annotations import AnnotationFileError, check_coco_annotations
+
+        try:
+            check_coco_annotations(path)
+        except AnnotationFileError as e:
+            raise ResultsError(str(e)) from None
 
         with contextlib.redirect_stdout(io.StringIO()):  # COCO() prints progress lines
             return COCO(str(path))
@@ -239,8 +293,23 @@ class EvalResults:
         return self.coco.loadAnns(self.coco.getAnnIds(imgIds=[image_id], iscrowd=None))
 
 
+def _is_detection(rec: Any) -> bool:
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    return (isinstance(rec, dict) and isinstance(rec.get("image_id"), int) and isinstance(rec.get("category_id"), int)
+            and isinstance(rec.get("bbox"), list) and len(rec["bbox"]) == 4 and all(number(v) for v in rec["bbox"])
+            and number(rec.get("score")) and 0.0 <= rec["score"] <= 1.0)
+
+
 def load_results_folder(output_dir) -> EvalResults:
-    """Read ``summary.json`` (optional) and ``per_image_ap.csv`` (required) of a folder."""
+    """Read ``summary.json`` (optional) and ``per_image_ap.csv`` (required) of a folder.
+
+    Refuses, with a one-line :class:`ResultsError` naming the file and line, what the
+    pictures would otherwise draw wrong: a file that is not UTF-8 text or not JSON, a
+    missing ``image_id`` or ``ap_<view>`` column, a row shorter or longer than the header,
+    a repeated image id, or an AP that is not a number in [0, 1] (``nan`` or empty: undefined).
+    """
     out = Path(output_dir)
     if not out.is_dir():
         raise ResultsError(f"output folder {out} does not exist (run tools/eval_lfc.py first)")
@@ -250,30 +319,24 @@ def load_results_folder(output_dir) -> EvalResults:
     summary: Dict[str, Any] = {}
     summary_path = out / "summary.json"
     if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ResultsError(f"{summary_path} is not valid JSON: {e}") from None
+        summary = read_json(summary_path, "summary", ResultsError)
+        if not isinstance(summary, dict):
+            raise ResultsError(f"{summary_path} is not an eval_lfc.py summary (not a JSON object)")
 
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        if "image_id" not in columns:
-            raise ResultsError(f"{csv_path} has no image_id column (columns: {', '.join(columns)})")
-        strict_views = [c[len("ap_strict_"):] for c in columns if c.startswith("ap_strict_")]
-        ap_views = [c[3:] for c in columns if c.startswith("ap_") and not c.startswith("ap_strict_")]
-        ids, names, values = [], [], {v: [] for v in ap_views}
-        strict_values = {v: [] for v in strict_views}
-        try:
-            for rec in reader:
-                ids.append(int(rec["image_id"]))
-                names.append(rec.get("file_name") or "")
-                for v in ap_views:
-                    values[v].append(_float_or_nan(rec.get(f"ap_{v}")))
-                for v in strict_views:
-                    strict_values[v].append(_float_or_nan(rec.get(f"ap_strict_{v}")))
-        except ValueError as e:
-            raise ResultsError(f"{csv_path} line {reader.line_num}: {e}") from None
+    columns, records = _csv_records(csv_path)
+    strict_views = [c[len("ap_strict_"):] for c in columns if c.startswith("ap_strict_")]
+    ap_views = [c[3:] for c in columns if c.startswith("ap_") and not c.startswith("ap_strict_")]
+    if not ap_views:
+        raise ResultsError(f"{csv_path} has no ap_<view> column (columns: {', '.join(columns)})")
+    ids, names, values = [], [], {v: [] for v in ap_views}
+    strict_values = {v: [] for v in strict_views}
+    for line, rec in records:
+        ids.append(int(rec["image_id"]))
+        names.append(rec.get("file_name") or "")
+        for v in ap_views:  # per-image AP is in [0, 1] (NaN where undefined)
+            values[v].append(_checked_value(rec[f"ap_{v}"], csv_path, line, f"ap_{v}", 0.0, 1.0))
+        for v in strict_views:
+            strict_values[v].append(_checked_value(rec[f"ap_strict_{v}"], csv_path, line, f"ap_strict_{v}", 0.0, 1.0))
     views = [v for v in (summary.get("views") or ap_views) if v in ap_views] or ap_views
     if "original" in views:  # original first, the rest in the file's order
         views = ["original"] + [v for v in views if v != "original"]

@@ -61,11 +61,15 @@ def fixture_image_paths(image_root) -> List[Path]:
     return sorted(Path(image_root).iterdir())
 
 
-def make_coco_fixture(root, *, corrupt_image: bool = False, annotations: bool = True) -> Tuple[str, str]:
+def make_coco_fixture(root, *, corrupt_image: bool = False, thin_image: bool = False,
+                      annotations: bool = True) -> Tuple[str, str]:
     """Write the fixture under ``root``; returns ``(json_path, image_root)`` as strings.
 
     Args:
         corrupt_image: also list ``corrupt.jpg``, a truncated JPEG no decoder can read.
+        thin_image: also list ``thin.png``, 3x2000 px, which a test-time resize to a
+            longest edge below 667 px would shrink to zero rows (listed last, so every
+            other image keeps its id).
         annotations: False writes the same images and categories with no annotations.
     """
     root = Path(root)
@@ -121,6 +125,9 @@ def make_coco_fixture(root, *, corrupt_image: bool = False, annotations: bool = 
         data = (image_root / "astronaut.jpg").read_bytes()
         (image_root / "corrupt.jpg").write_bytes(data[:200])  # header only, no image data
         add("corrupt.jpg", (512, 512), [(1, [20.0, 15.0, 345.0, 497.0])])
+    if thin_image:
+        save(_ball_image(3, 2000, 1, 1000, 1, seed=5), "thin.png")
+        add("thin.png", (3, 2000), [(37, [990.0, 0.0, 20.0, 3.0])])
 
     dataset = {
         "info": {"description": "hfc_det test fixture"},
@@ -128,7 +135,8 @@ def make_coco_fixture(root, *, corrupt_image: bool = False, annotations: bool = 
         "annotations": anns if annotations else [],
         "categories": CATEGORIES,
     }
-    name = "instances" + ("_corrupt" if corrupt_image else "") + ("" if annotations else "_empty")
+    name = ("instances" + ("_corrupt" if corrupt_image else "") + ("_thin" if thin_image else "")
+            + ("" if annotations else "_empty"))
     json_path = root / f"{name}.json"
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(dataset))

@@ -36,6 +36,7 @@ DETECTRON2_FREE_MODULES = [
     "hfc_det.evaluation.store",
     "hfc_det.evaluation.batching",
     "hfc_det.data.shapes",
+    "hfc_det.data.annotations",
     "hfc_det.classification",
     "hfc_det.classification.hfc_examples",
     "hfc_det.classification.kernel_pictures",

@@ -16,7 +16,7 @@ SMALL = ["MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu", "INPUT.MIN_SIZE_TEST", "96"
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    json_file, image_root = make_coco_fixture(tmp_path_factory.mktemp("coco"), corrupt_image=True)
+    json_file, image_root = make_coco_fixture(tmp_path_factory.mktemp("coco"), corrupt_image=True, thin_image=True)
     name = resolve_dataset(json_file=json_file, image_root=image_root)
     return {d["file_name"].rsplit("/", 1)[-1]: d for d in DatasetCatalog.get(name)}, name
 
@@ -121,13 +121,22 @@ def test_unreadable_image_is_marked_not_raised(dataset):
     assert out["image_id"] == dicts["corrupt.jpg"]["image_id"]
 
 
+def test_too_thin_image_is_marked_not_raised(dataset):
+    # 3x2000 px at a 160 px longest edge: 3 * 160 / 2000 = 0.24 rows, rounded to 0
+    dicts, _ = dataset
+    out = mapper()(dicts["thin.png"])
+    assert "views" not in out and "3x2000" in out["skipped"] and "too thin" in out["skipped"]
+    assert out["image_id"] == dicts["thin.png"]["image_id"]
+    assert "views" in mapper("INPUT.MAX_SIZE_TEST", "1333")(dicts["thin.png"])  # 3 * 1333 / 2000 = 2 rows
+
+
 def test_works_with_detectron2_test_loader(dataset):
     dicts, name = dataset
     cfg = get_cfg("retinanet_R50_FPN", SMALL + ["HFC.VIEWS", "['original', 'low']", "DATALOADER.NUM_WORKERS", "0"])
     batches = list(build_detection_test_loader(cfg, name, mapper=FrequencyDatasetMapper(cfg)))
     assert len(batches) == len(dicts)
     readable = [b[0] for b in batches if "skipped" not in b[0]]
-    assert len(readable) == len(dicts) - 1
+    assert len(readable) == len(dicts) - 2  # corrupt.jpg and thin.png
     assert all(list(b["views"]) == ["original", "low_r128"] for b in readable)
 
 

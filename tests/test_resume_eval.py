@@ -117,14 +117,15 @@ def test_prepare_output_claims_checks_and_fresh(tmp_path):
     out = tmp_path / "out"
     assert prepare_output(out, fp) == "new"
     assert json.loads((out / FINGERPRINT_FILE).read_text()) == fp
+    assert prepare_output(out, fp) == "new"  # nothing saved yet
+    (out / "partial").mkdir()
+    (out / "partial" / "dets-x-000000.npz").write_bytes(b"")
     assert prepare_output(out, fp) == "resume"
     j.write_text('{"images": []}')  # the dataset's annotation file changed
     other = run_fingerprint(cfg, str(j), str(tmp_path))
     with pytest.raises(OutputMismatchError, match="different dataset"):
         prepare_output(out, other)
     (out / "summary.json").write_text("{}")
-    (out / "partial").mkdir()
-    (out / "partial" / "dets-x-000000.npz").write_bytes(b"")
     (out / "notes.txt").write_text("the user's own file")
     assert prepare_output(out, other, fresh=True) == "new"
     assert not (out / "summary.json").exists() and not (out / "partial").exists()
@@ -135,6 +136,24 @@ def test_prepare_output_claims_checks_and_fresh(tmp_path):
     (out / "partial" / "dets-x-000000.npz").write_bytes(b"")
     with pytest.raises(OutputMismatchError, match="unknown run"):
         prepare_output(out, other, write=False)
+
+
+def test_a_failed_start_does_not_lock_the_folder(tmp_path):
+    """A run that died before saving any image (bad weights, a typo) left only its
+    fingerprint: the corrected command, another fingerprint, claims the folder."""
+    j = tmp_path / "a.json"
+    j.write_text("{}")
+    failed = run_fingerprint(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", ""]), str(j), str(tmp_path))
+    fixed = run_fingerprint(get_cfg("retinanet_R50_FPN", ["MODEL.WEIGHTS", "", "SEED", "3"]), str(j), str(tmp_path))
+    out = tmp_path / "out"
+    assert prepare_output(out, failed) == "new"
+    (out / "partial").mkdir()  # a folder made, nothing saved in it
+    (out / "partial" / ".dets-x-000000.tmp-1.npz").write_bytes(b"half")  # a killed writer's temp file
+    assert prepare_output(out, fixed, write=False) == "new"
+    assert prepare_output(out, fixed) == "new"
+    assert json.loads((out / FINGERPRINT_FILE).read_text()) == fixed
+    (out / FINGERPRINT_FILE).write_text("not json")  # unreadable, and nothing to protect
+    assert prepare_output(out, failed) == "new"
 
 
 def test_detection_store_round_trip(tmp_path):

@@ -23,15 +23,15 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import hfc_det.compat  # noqa: E402,F401  (before any detectron2 import)
-from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
+from detectron2.engine import default_argument_parser, launch  # noqa: E402
 from detectron2.utils import comm  # noqa: E402
-from detectron2.utils.logger import setup_logger  # noqa: E402
 
 from hfc_det.config import (  # noqa: E402
     FILTER_STAGES,
     HFC_SCALINGS,
     available_configs,
     check_device,
+    check_overrides,
     get_cfg,
     resolve_config_file,
 )
@@ -55,7 +55,7 @@ outputs in --output DIR:
                            statistics (bootstrap CI, sign test, Wilcoxon) under both measures,
                            TIDE error breakdown per view (with tidecv), skipped images,
                            dataset, radii, config, weights, versions
-  config.yaml, log.txt     the full config and the log (detectron2's default_setup)
+  config.yaml, log.txt     the full config, and the log (environment, arguments, every message)
   run_fingerprint.json     hashes of the config, weights and dataset the detections belong to
   partial/*.npz            finished images' detections, saved every --save-every images
 
@@ -159,6 +159,7 @@ def setup(args):
         raise ValueError(f"--images-per-batch must be at least 1, got {args.images_per_batch}")
     args.coco_backend = check_backend(args.coco_backend)
     config_file = resolve_config_file(args.config_file or args.config)
+    check_overrides(args.opts)  # the user's own, before this tool appends its pairs
     opts = list(args.opts)
     if args.radius:
         opts += ["HFC.RADII", [float(r) if not float(r).is_integer() else int(r) for r in args.radius]]
@@ -197,11 +198,11 @@ def setup(args):
 def main(args):
     from hfc_det.evaluation.outputs import format_table, write_outputs
     from hfc_det.evaluation.run import evaluate_views, run_metadata
+    from hfc_det.run_logging import setup_run
 
     cfg, config_file, dataset = setup(args)
-    args.config_file = config_file  # default_setup logs and copies it
-    default_setup(cfg, args)
-    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="hfc_det")
+    args.config_file = config_file
+    setup_run(cfg, args)  # config.yaml and log.txt; the terminal keeps warnings, progress, table
     result = evaluate_views(cfg, dataset, max_images=args.max_images, progress=not args.no_progress,
                             output_dir=cfg.OUTPUT_DIR, save_every=args.save_every, fresh=args.fresh,
                             coco_backend=args.coco_backend, error_breakdown=not args.no_error_breakdown)

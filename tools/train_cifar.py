@@ -85,6 +85,8 @@ def main(argv=None) -> int:
                 raise ValueError(f"--threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         values = {}
+        if resume and not (Path(output) / CHECKPOINT_NAME).exists():
+            print(f"warning: --resume: no {CHECKPOINT_NAME} in {output}; starting a new run", file=sys.stderr)
         if resume and (Path(output) / CHECKPOINT_NAME).exists():
             values.update(read_checkpoint(Path(output) / CHECKPOINT_NAME)["config"])
         elif config_file:

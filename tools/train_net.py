@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Train (or evaluate) a detectron2 model with one of this project's configs.
 
-detectron2's usual entry point (default_argument_parser, default_setup, launch) with the
+detectron2's usual entry point (default_argument_parser, launch, and hfc_det.run_logging.setup_run in
+place of default_setup: no config dump on the terminal, config.yaml has it) with the
 project's config keys (HFC.*, SHAPES.*) and datasets: the synthetic `shapes_train` /
 `shapes_val` (generated on first use under SHAPES.ROOT), detectron2's builtin names
 (coco_2017_train, ... under $DETECTRON2_DATASETS), and any COCO-format json given with
@@ -16,6 +17,7 @@ examples:
   tools/train_net.py --config-file CONFIG --eval-only MODEL.WEIGHTS output/model_final.pth
 """
 import argparse
+import logging
 import os
 
 # Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
@@ -24,11 +26,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import hfc_det.compat  # noqa: E402,F401  (before detectron2)
 from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.engine import default_argument_parser, default_setup, launch  # noqa: E402
+from detectron2.engine import default_argument_parser, launch  # noqa: E402
 
 from hfc_det.cli import exit_on_user_error  # noqa: E402
-from hfc_det.config import check_device, get_cfg  # noqa: E402
+from hfc_det.config import check_device, get_cfg, resolve_config_file  # noqa: E402
+from hfc_det.data.annotations import check_coco_annotations  # noqa: E402
 from hfc_det.engine import Trainer, register_project_datasets  # noqa: E402
+from hfc_det.run_logging import setup_run  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -48,7 +52,9 @@ def parse_args(argv=None):
 def setup(args):
     cfg = get_cfg(args.config_file, args.opts)
     cfg.freeze()
-    default_setup(cfg, args)
+    # detectron2's default_setup, without the colour-coded config dump (config.yaml has it);
+    # training progress is detectron2's own information lines, so they stay on the terminal
+    setup_run(cfg, args, terminal_level=logging.INFO)
     return cfg
 
 
@@ -79,11 +85,15 @@ def cli(argv=None):
         raise ValueError("--config-file is required (a yaml path or a name under configs/)")
     # Check the config and the extra datasets here, where a mistake is the user's
     # (missing file, unknown key, no CUDA device), before workers start.
+    # A config name (demo/retinanet_R18_FPN_shapes) becomes its path here: the workers and
+    # detectron2 open args.config_file as a file.
+    args.config_file = resolve_config_file(args.config_file)
     check_device(get_cfg(args.config_file, args.opts))
     for name, json_file, image_root in args.register:
         for path in (json_file, image_root):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"--register {name}: {path} does not exist")
+        check_coco_annotations(json_file)
     launch(
         main,
         args.num_gpus,

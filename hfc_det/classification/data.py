@@ -84,6 +84,11 @@ def _torchvision_split(name: str, root: Path, train: bool, download: bool):
             f"to fetch it ({info.download_size}) or point --data-root at the folder that "
             f"contains {info.folder.split('/')[0]}/ ({exc})"
         ) from None
+    except OSError as exc:  # urllib's URLError and socket errors: no network, or none that answers
+        raise DatasetNotFoundError(
+            f"cannot download {name} ({info.download_size}) into {root}: {getattr(exc, 'reason', exc)}; "
+            f"without internet, copy {info.folder.split('/')[0]}/ there from a machine that has it"
+        ) from None
 
 
 def _to_float_images(data) -> torch.Tensor:

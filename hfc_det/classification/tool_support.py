@@ -54,17 +54,11 @@ def add_data_arguments(parser, what: str = "use", batch_size: int = 256) -> None
 
 
 def load_models(paths: Sequence[str], device: torch.device) -> List[Tuple[nn.Module, Dict[str, Any]]]:
-    """``(model in eval mode, training config)`` per checkpoint file or run folder."""
-    out = []
-    for path in paths:
-        try:
-            out.append(load_checkpoint(path, device=device))
-        except FileNotFoundError:
-            raise
-        except (KeyError, RuntimeError, EOFError, OSError) as exc:
-            # not a checkpoint of this project, or truncated
-            raise UserError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
-    return out
+    """``(model in eval mode, training config)`` per checkpoint file or run folder.
+
+    Raises ``FileNotFoundError`` or :class:`~hfc_det.classification.checkpoint.CheckpointError`
+    (a ``ValueError``), each one line naming the file."""
+    return [load_checkpoint(path, device=device) for path in paths]
 
 
 def model_labels(paths: Sequence[str], configs: Sequence[dict], labels: Optional[Sequence[str]]) -> List[str]:

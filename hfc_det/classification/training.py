@@ -27,7 +27,8 @@ from torch import nn
 
 from ..cli import resolve_device
 from .attacks import pgd
-from .checkpoint import CHECKPOINT_NAME, read_checkpoint, save_checkpoint
+from .checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, numpy_rng_state, portable_rng_state, read_checkpoint,
+                         save_checkpoint)
 from .config import RESUME_MAY_CHANGE, TrainConfig
 from .data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
 from .evaluation import autocast_for, evaluate_views
@@ -94,7 +95,9 @@ def _epoch_generators(seed: int, epoch: int):
 
 
 def _rng_state() -> Dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    # portable_rng_state: tensors and plain values only, so the checkpoint loads with weights_only=True
+    state = {"torch": torch.get_rng_state(), "numpy": portable_rng_state(np.random.get_state()),
+             "python": random.getstate()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -102,7 +105,7 @@ def _rng_state() -> Dict[str, Any]:
 
 def _set_rng_state(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
-    np.random.set_state(state["numpy"])
+    np.random.set_state(numpy_rng_state(state["numpy"]))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
@@ -187,7 +190,7 @@ def train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = T
     if ckpt_path.exists():
         if not resume:
             raise TrainingError(f"{output_dir} already holds a run; pass --resume to continue it or pick another --output")
-        saved = read_checkpoint(ckpt_path)
+        saved = read_checkpoint(ckpt_path, require=RESUME_KEYS)
         _check_resumable(saved["config"], cfg, output_dir)
     device = resolve_device(cfg.device)
     if data is None:

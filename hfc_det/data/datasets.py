@@ -14,6 +14,8 @@ import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
 
+from .annotations import check_coco_annotations
+
 __all__ = ["register_coco_json", "resolve_dataset", "dataset_name_for_json"]
 
 
@@ -32,11 +34,14 @@ def register_coco_json(name: str, json_file: str, image_root: str) -> str:
 
     Idempotent: registering the same name with the same files again does nothing.
     Raises ``FileNotFoundError`` (one line, naming the path) for a missing json or image
-    folder, and ``ValueError`` when ``name`` is already taken by different files.
+    folder, :class:`~hfc_det.data.annotations.AnnotationFileError` (a ``ValueError``) for
+    a json detectron2 would misread (not JSON, duplicate image ids, category ids not in
+    ``categories``, ...), and ``ValueError`` when ``name`` is already taken by different files.
     """
     json_file, image_root = os.path.abspath(json_file), os.path.abspath(image_root)
     _require_file(json_file, "annotation file")
     _require_dir(image_root, "image folder")
+    check_coco_annotations(json_file)
     if name in DatasetCatalog.list():
         meta = MetadataCatalog.get(name)
         known = (
@@ -93,4 +98,5 @@ def resolve_dataset(
         _require_dir(root, f"image folder of dataset {name!r}")
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e}{hint}") from None
+    check_coco_annotations(json_path)
     return name

@@ -81,7 +81,8 @@ class FrequencyDatasetMapper(DatasetMapper):
     """A test-time ``DatasetMapper`` whose output carries every frequency view of an image.
 
     Returns ``{"file_name", "image_id", "height", "width", "views": {view: (C, H', W') float32}}``
-    (``H', W'`` the test-time size), or, for an image that cannot be read, the same keys
+    (``H', W'`` the test-time size), or, for an image that cannot be read or that the
+    test-time resize would shrink to zero rows or columns (e.g. 3x2000 px), the same keys
     without ``"views"`` and with ``"skipped": "<reason>"`` (logged as a warning).
     Use it with ``build_detection_test_loader(cfg, name, mapper=FrequencyDatasetMapper(cfg))``.
     """
@@ -129,6 +130,12 @@ class FrequencyDatasetMapper(DatasetMapper):
             tfms.append(tfm)
             if isinstance(tfm, T.ResizeTransform):
                 shape = (tfm.new_h, tfm.new_w) + tuple(shape[2:])
+        if min(shape[:2]) < 1:
+            # A 3x2000 image at a 160 px longest edge rounds to 0 rows: no size to evaluate at.
+            raise ValueError(
+                f"image of {image.shape[0]}x{image.shape[1]} px is too thin for the test-time resize "
+                f"(it would become {shape[0]}x{shape[1]} px)"
+            )
         return tfms
 
     def _apply(self, views: torch.Tensor, tfms: List[T.Transform]) -> torch.Tensor:
@@ -160,12 +167,12 @@ class FrequencyDatasetMapper(DatasetMapper):
         try:
             image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
             utils.check_image_size(out, image)
-        except Exception as e:  # noqa: BLE001  any decoder failure means "unreadable", never a crash
+            tfms = self._transforms(image)
+        except Exception as e:  # noqa: BLE001  an image we cannot read or size is skipped, never a crash
             reason = f"{type(e).__name__}: {e}".strip()
-            logger.warning("skipping unreadable image %s (%s)", dataset_dict.get("file_name"), reason)
+            logger.warning("skipping image %s (%s)", dataset_dict.get("file_name"), reason)
             out["skipped"] = reason
             return out
-        tfms = self._transforms(image)
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
         image_id = int(dataset_dict.get("image_id", 0))
         if self.filter_stage == "before_resize":

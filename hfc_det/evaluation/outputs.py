@@ -168,5 +168,5 @@ def format_table(ev: ViewsEvaluation) -> str:
                 f"{ev.strict_score:g} counts 0.")
     text.append("control: gains of noise_r<R> (white noise as strong as the HFC at R); sign p: two-sided "
                 "sign test of gains vs losses; mean dAP: COCOeval's per-image AP, view minus original.")
-    text.append(f"{len(ev.image_ids)} images evaluated" + (f", {len(ev.skipped)} skipped (unreadable)" if ev.skipped else ""))
+    text.append(f"{len(ev.image_ids)} images evaluated" + (f", {len(ev.skipped)} skipped (unreadable or too thin)" if ev.skipped else ""))
     return "\n".join(text)

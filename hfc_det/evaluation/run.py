@@ -14,6 +14,7 @@ the summaries from all of them.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from typing import Dict, List, Optional
 
@@ -37,10 +38,53 @@ from .batching import SameSizeBatcher, padded_size
 from .evaluator import FrequencyViewsEvaluator, ViewsEvaluation
 from .store import DetectionStore, init_seed, prepare_output, run_fingerprint
 
-__all__ = ["check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference",
+__all__ = ["WeightsError", "load_detector_weights", "check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference",
            "evaluate_views", "run_metadata", "dataset_files"]
 
 logger = logging.getLogger(__name__)
+
+
+class WeightsError(ValueError):
+    """``MODEL.WEIGHTS`` cannot be downloaded, read, or does not fit the model (one line)."""
+
+
+def load_detector_weights(model: torch.nn.Module, weights: str) -> None:
+    """Load ``weights`` (a path or a URL such as ``detectron2://...``) into ``model`` with
+    detectron2's ``DetectionCheckpointer``, turning every failure into a one-line
+    :class:`WeightsError` that names the weights: a download that fails (offline: say that
+    a local path works), a file that is not a checkpoint, or one none of whose tensors fit
+    the model (detectron2 itself only warns about each key and goes on with a random model).
+
+    detectron2's ``.pkl`` weights are Python pickles, which can run code when loaded: use
+    only files from a source you trust (the model zoo, your own training).
+    """
+    # parameters only: detectron2 rewrites FrozenBatchNorm buffers (running_var) even when
+    # the checkpoint has none of them
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    remote = "://" in weights and not os.path.isfile(weights)
+    try:
+        DetectionCheckpointer(model).load(weights)
+    except Exception as exc:  # noqa: BLE001  every way the weights can fail becomes one line
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Weights only load failed" in text:  # torch's paragraph: the file is no tensor-only checkpoint
+            text = "not readable with weights_only=True"
+        if remote and isinstance(exc, OSError):
+            raise WeightsError(
+                f"cannot download the model weights {weights} ({text}); without internet, fetch the "
+                f"file elsewhere and give its local path: MODEL.WEIGHTS /path/to/{weights.rsplit('/', 1)[-1]}"
+            ) from None
+        raise WeightsError(f"cannot load weights {weights}: not a detectron2 or PyTorch checkpoint "
+                           f"({type(exc).__name__}: {text})") from None
+    after = dict(model.named_parameters())
+    if before and all(torch.equal(before[k], after[k]) for k in before):
+        raise WeightsError(f"no tensor of the weights {weights} fits the model "
+                           f"({_parameter_names(model)}): are they another architecture's?")
+
+
+def _parameter_names(model: torch.nn.Module) -> str:
+    """A few of the model's parameter names, to compare with a checkpoint's keys."""
+    names = [k for k, _ in model.named_parameters()][:2]
+    return "its parameters are named like " + ", ".join(names) if names else "it has no parameters"
 
 
 def check_num_classes(cfg, dataset_name: str) -> None:
@@ -76,7 +120,7 @@ def build_eval_model(cfg) -> torch.nn.Module:
         model = build_model(cfg)
     model.eval()
     if cfg.MODEL.WEIGHTS:
-        DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+        load_detector_weights(model, cfg.MODEL.WEIGHTS)
     else:
         logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model (seed %d)", init_seed(cfg))
     rho = float(cfg.HFC.SMOOTH_RHO)

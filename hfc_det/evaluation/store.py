@@ -137,8 +137,10 @@ def prepare_output(output_dir, fingerprint: Mapping, fresh: bool = False, write:
 
     Returns ``"new"`` (no earlier detections) or ``"resume"`` (the same run's detections
     are there). ``fresh`` first removes the earlier results (only the output contract's
-    files). Raises :class:`OutputMismatchError` when the folder holds another run's
-    detections. ``write=False`` only checks (for the machines other than the first).
+    files). Raises :class:`OutputMismatchError` only when the folder holds detections
+    (``partial/`` chunks or ``summary.json``) of another or an unknown run; a fingerprint
+    left by a run that died before saving any image is replaced. ``write=False`` only
+    checks (for the machines other than the first).
     """
     out = Path(output_dir)
     fp_path = out / FINGERPRINT_FILE
@@ -151,30 +153,43 @@ def prepare_output(output_dir, fingerprint: Mapping, fresh: bool = False, write:
             elif p.exists():
                 p.unlink()
     fingerprint = json.loads(json.dumps(fingerprint))  # the form it has once read back
-    if fp_path.is_file():
-        try:
-            known = json.loads(fp_path.read_text())
-        except ValueError:
-            known = None
-        if known != fingerprint:
-            differ = [k for k in ("config", "weights", "dataset") if not isinstance(known, dict) or known.get(k) != fingerprint[k]]
-            raise OutputMismatchError(
-                f"{out} holds detections of another run (different {', '.join(differ) or 'fingerprint'}): "
-                f"add --fresh to start over there, or choose another --output"
-            )
-        status = "resume"
-    else:
-        if (out / PARTIAL_DIR).is_dir() and any((out / PARTIAL_DIR).glob("*.npz")):
-            raise OutputMismatchError(
-                f"{out / PARTIAL_DIR} holds detections of an unknown run ({FINGERPRINT_FILE} is missing): "
-                f"add --fresh to start over there, or choose another --output"
-            )
-        status = "new"
+    has_results = _holds_results(out)
+    known = _read_fingerprint(fp_path)
+    if known is not None and known != fingerprint and has_results:
+        differ = [k for k in ("config", "weights", "dataset") if not isinstance(known, dict) or known.get(k) != fingerprint[k]]
+        raise OutputMismatchError(
+            f"{out} holds detections of another run (different {', '.join(differ) or 'fingerprint'}): "
+            f"add --fresh to start over there, or choose another --output"
+        )
+    if known is None and has_results:
+        raise OutputMismatchError(
+            f"{out} holds detections of an unknown run ({FINGERPRINT_FILE} is missing or unreadable): "
+            f"add --fresh to start over there, or choose another --output"
+        )
+    # A fingerprint without detections is a run that died before its first saved image (bad
+    # weights, a typo in a key): nothing to protect, the corrected command claims the folder.
+    status = "resume" if known == fingerprint and has_results else "new"
     if write:
         remove_stale_temp_files(out)
-        if status == "new":
+        if known != fingerprint:
             write_atomic(fp_path, lambda f: f.write(json.dumps(fingerprint, indent=2).encode()))
     return status
+
+
+def _holds_results(out: Path) -> bool:
+    """Detections a run saved: ``partial/`` chunks or a finished run's ``summary.json``."""
+    partial = out / PARTIAL_DIR
+    return (out / "summary.json").is_file() or (partial.is_dir() and any(partial.glob("dets-*.npz")))
+
+
+def _read_fingerprint(path: Path):
+    """The recorded fingerprint, ``None`` when there is none; an unreadable one reads as ``{}``."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, OSError):
+        return {}
 
 
 class DetectionStore:

@@ -1,0 +1,182 @@
+"""Every command the README and the tools' help texts show, run as written (issue 16).
+
+Commands are collected from the README's indented code lines and from the examples in the
+tools' docstrings and epilogs (what ``--help`` prints), backslash continuations joined.
+Each runs in a fresh folder (so ``output/...`` lands there) with no datasets, no network
+(proxies pointed at a closed port) and no GPU, and must do one of:
+
+- ``ok``: finish with exit code 0;
+- ``starts``: get past its set-up as written (the file ``sentinel`` appears), then it is
+  stopped: the long trainings the README shows, checked for what broke them before;
+- ``refused``: stop at once with exit code 1 and one ``error: ...`` line on stderr, no
+  traceback, naming what is missing (COCO, CIFAR, a checkpoint, a GPU, a folder).
+
+A documented command that this table does not know fails the test, so a new example in the
+README or a help text gets run too. Those that train for minutes are marked ``slow``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL_LINE = re.compile(r"^\s*(?:\S*python\S*\s+)?(?:tools/)?(\w+\.py)(?=\s|$)")
+
+
+def _joined_lines(text: str):
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        while line.rstrip().endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line.rstrip()[:-1].rstrip() + " " + lines[i].strip()
+        yield line
+        i += 1
+
+
+def _command(line: str):
+    """The command on a documentation line as ``tools/NAME.py ARGS`` (whichever interpreter
+    the text names: ``python``, ``.venv/bin/python`` or none), or None."""
+    line = re.sub(r"\s+#.*$", "", line).strip().rstrip("\\").strip()
+    match = TOOL_LINE.match(line)
+    if not match or not (ROOT / "tools" / match.group(1)).is_file() or "..." in line:
+        return None  # prose, or a pattern with "..." rather than a command
+    return f"tools/{match.group(1)} {line[match.end():].strip()}".strip()
+
+
+def readme_commands():
+    return [c for ln in _joined_lines((ROOT / "README.md").read_text())
+            if ln.startswith("    ") and (c := _command(ln))]
+
+
+def help_commands():
+    out = []
+    for tool in sorted((ROOT / "tools").glob("*.py")):
+        text = tool.read_text().replace("\\\\\n", "\\\n")  # a docstring's "\\" is the "\" --help prints
+        for ln in _joined_lines(text):
+            ln = re.sub(r"^(\s*)example:\s*", r"\1", ln)
+            if re.match(r"^\s*(python\s+)?tools/\w+\.py\s", ln) and (c := _command(ln)):
+                out.append(c)
+    return out
+
+
+DOCUMENTED = list(dict.fromkeys(readme_commands() + help_commands()))
+
+NO_COCO = "annotation file of dataset 'coco_2017_val' not found"
+NO_GPU = "cuda"
+# command as written -> (how it is checked, what: sentinel file or the error's text, slow?)
+EXPECT = {
+    "tools/eval_lfc.py --config retinanet_R50_FPN --radius 128 --num-gpus 8": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --radius 64 128 --max-images 20 --output output/quick MODEL.DEVICE cpu":
+        ("refused", NO_COCO, False),
+    "tools/eval_lfc.py --num-gpus 8 --radius 128": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --dataset-json ann.json --image-root imgs/ --max-images 20 --output out/ "
+    "MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu": ("refused", "model.pkl", False),
+    "tools/eval_lfc.py --num-gpus 8 --num-machines 2 --machine-rank 0 --dist-url tcp://HOST0:29500 "
+    "--output /shared/eval": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --num-gpus 8 --num-machines 2 --machine-rank 1 --dist-url tcp://HOST0:29500 "
+    "--output /shared/eval": ("refused", NO_GPU, False),
+    "tools/demo.py --radius 16 32 64 --max-images 50 SOLVER.MAX_ITER 600":
+        ("starts", "output/demo/shapes", True),
+    "tools/make_shapes.py --texture-correlation 0.5 --seed 3 --output output/shapes":
+        ("ok", None, True),
+    "tools/demo_frequency.py --radii 4 16 64 --photos astronaut coffee --output output/freq":
+        ("ok", None, False),
+    "tools/demo_frequency.py --output output/demo/frequency --radii 8 16 32 64": ("ok", None, True),
+    "tools/texture_experiment.py": ("starts", "output/demo/shapes", True),
+    "tools/train_net.py --config-file demo/retinanet_R18_FPN_shapes OUTPUT_DIR output/r18":
+        ("starts", "output/r18/config.yaml", True),
+    "tools/train_net.py --config-file demo/retinanet_R18_FPN_shapes OUTPUT_DIR output/shapes_r18":
+        ("starts", "output/shapes_r18/config.yaml", True),
+    "tools/train_net.py --config-file demo/retinanet_R18_FPN_shapes SHAPES.TEXTURE_CORRELATION 0.0":
+        ("starts", "output/config.yaml", True),
+    "tools/train_net.py --config-file retinanet_R50_FPN --num-gpus 8 --register mytrain "
+    "train.json images/ DATASETS.TRAIN \"('mytrain',)\"": ("refused", NO_GPU, False),
+    "tools/train_net.py --config-file retinanet_R50_FPN --num-gpus 8 --register mytrain train.json images/ "
+    "DATASETS.TRAIN \"('mytrain',)\"": ("refused", NO_GPU, False),
+    "tools/train_net.py --config-file CONFIG --eval-only MODEL.WEIGHTS output/model_final.pth":
+        ("refused", "unknown config 'CONFIG'", False),
+    "tools/visualize_gain_loss.py output/eval_lfc --top 8 --view low_r128 --score-thresh 0.5":
+        ("refused", "output folder output/eval_lfc does not exist", False),
+    "tools/visualize_gain_loss.py output/eval --top 8 --view low_r128 --score-thresh 0.5":
+        ("refused", "output folder output/eval does not exist", False),
+    "tools/train_cifar.py --dataset digits --model lenet --train-on low --radius 3 --epochs 40 "
+    "--batch-size 64 --lr 1e-3 --seed 0 --output output/digits_low_r3": ("ok", None, True),
+    "tools/train_cifar.py --dataset cifar10 --data-root data --download --train-on low --radius 8 "
+    "--output output/c10_low_r8": ("refused", "cannot download cifar10", False),
+    "tools/run_experiments.py --list": ("ok", None, False),
+    "tools/run_experiments.py table1 --data-root data": ("refused", "data/cifar-10-batches-py", False),
+    "tools/run_experiments.py table1 --dataset digits --model lenet --epochs 5 --lr 1e-3 --batch-size 64":
+        ("ok", None, True),
+    "tools/attack_cifar.py --checkpoint runs/natural runs/adversarial --label natural adversarial "
+    "--rho 0 0.25 0.5 1.0 --eps 0.03 0.06 0.09 --output out/table2": ("refused", "no checkpoint at runs/natural", False),
+    "tools/visualize_kernels.py --checkpoint runs/natural runs/adversarial --label natural adversarial "
+    "--rho 0 1.0 --output out/fig7": ("refused", "no checkpoint at runs/natural", False),
+    "tools/find_hfc_examples.py --checkpoint runs/natural --radius 4 8 12 16 --split both --k 4 8 16 "
+    "--output out/fig2": ("refused", "no checkpoint at runs/natural", False),
+}
+
+
+def test_every_documented_command_is_in_the_table():
+    unknown = [c for c in DOCUMENTED if c not in EXPECT]
+    assert not unknown, f"documented commands with no expectation here: {unknown}"
+    stale = [c for c in EXPECT if c not in DOCUMENTED]
+    assert not stale, f"expectations for commands the documentation no longer shows: {stale}"
+    assert len(DOCUMENTED) >= 20  # the collection found the README's and the help texts' examples
+
+
+def _argv(command: str):
+    words = shlex.split(command)
+    if "python" in Path(words[0]).name:
+        words = words[1:]
+    return [sys.executable, str(ROOT / "tools" / Path(words[0]).name), *words[1:]]
+
+
+def _env(tmp_path):
+    closed = "http://127.0.0.1:9"  # no download reaches the network, whatever the machine
+    return {**os.environ, "DETECTRON2_DATASETS": str(tmp_path / "datasets"), "OMP_NUM_THREADS": "2",
+            "OMP_WAIT_POLICY": "PASSIVE", "CUDA_VISIBLE_DEVICES": "", "http_proxy": closed,
+            "https_proxy": closed, "HTTP_PROXY": closed, "HTTPS_PROXY": closed,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
+
+
+def _params():
+    for command in DOCUMENTED:
+        mode, _, slow = EXPECT.get(command, ("unknown", None, False))
+        yield pytest.param(command, marks=[pytest.mark.slow] if slow else [], id=command[:70])
+
+
+@pytest.mark.parametrize("command", list(_params()))
+def test_documented_command_runs_as_written(command, tmp_path):
+    mode, what, _ = EXPECT[command]
+    argv, env = _argv(command), _env(tmp_path)
+    if mode == "starts":
+        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.monotonic() + 600
+        try:
+            while not (tmp_path / what).exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert (tmp_path / what).exists(), proc.stderr.read()[-3000:] if proc.poll() is not None else "timed out"
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+        return
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+    if mode == "ok":
+        assert done.returncode == 0, done.stderr[-3000:]
+        return
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr[-3000:]
+    assert what.lower() in lines[0].lower(), lines[0]
