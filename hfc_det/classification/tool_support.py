@@ -133,7 +133,7 @@ def check_classifier_checkpoint(path, hint: str) -> Tuple[Path, Dict[str, Any]]:
     if not file.is_file():
         raise UserError(f"--checkpoint: no {CHECKPOINT_NAME} at {file}")
     try:
-        state = read_checkpoint(file)
+        state = read_checkpoint(file, require=())  # the kind is checked below, with the hint
     except Exception as exc:  # noqa: BLE001  not a torch file at all
         raise UserError(f"--checkpoint {file} is not a torch checkpoint ({type(exc).__name__})") from None
     if not isinstance(state, dict) or "model_name" not in state or "model_kwargs" not in state:

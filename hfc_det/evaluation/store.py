@@ -55,7 +55,9 @@ _RESULT_PATHS = ("summary.json", "per_image_ap.csv", "detections", "gain_loss", 
 #: Config keys that do not change any detection (the weights and dataset are fingerprinted
 #: by content instead of by name/path).
 _IGNORED_KEYS = (("OUTPUT_DIR",), ("SEED",), ("MODEL", "WEIGHTS"), ("DATALOADER", "NUM_WORKERS"),
-                 ("DATASETS", "TEST"), ("DATASETS", "TRAIN"), ("HFC", "IMAGES_PER_BATCH"))
+                 ("DATASETS", "TEST"), ("DATASETS", "TRAIN"), ("HFC", "IMAGES_PER_BATCH"),
+                 # how detections are scored, not which: a resumed run may change it
+                 ("HFC", "STRICT_SCORE"))
 #: The seed of a randomly initialised model when ``cfg.SEED`` is negative ("random").
 DEFAULT_INIT_SEED = 0
 
