@@ -123,6 +123,22 @@ EXPECT = {
     "--rho 0 1.0 --output out/fig7": ("refused", "no checkpoint at runs/natural", False),
     "tools/find_hfc_examples.py --checkpoint runs/natural --radius 4 8 12 16 --split both --k 4 8 16 "
     "--output out/fig2": ("refused", "no checkpoint at runs/natural", False),
+    "tools/eval_lfc.py --radius 128 --num-gpus 8 --images-per-batch 4 --amp": ("refused", NO_GPU, False),
+    "tools/fourier_heatmap.py --checkpoint output/digits_lenet --grid 4 --eps 1 --output output/heat_digits":
+        ("refused", "no checkpoint.pth at output/digits_lenet", False),
+    "tools/fourier_heatmap.py --config output/demo/model_<hash>/eval_config.yaml --grid 32 --step 8 --eps 3000 "
+    "--max-images 50 --dataset-json output/demo/shapes/<hash>/instances_val.json --image-root "
+    "output/demo/shapes/<hash>/val --output output/heat_demo": ("refused", "unknown config", False),
+    "tools/gradient_spectrum.py --checkpoint output/digits_lenet output/digits_lenet_adv --label natural "
+    "adversarial --output output/spectra_digits": ("refused", "no checkpoint.pth at output/digits_lenet", False),
+    "tools/fourier_heatmap.py --checkpoint runs/lenet --grid 4 --eps 1 --output out/heat":
+        ("refused", "no checkpoint.pth at runs/lenet", False),
+    "tools/fourier_heatmap.py --config retinanet_R50_FPN --grid 8 --step 4 --eps 2000 --max-images 100 "
+    "--num-gpus 8 --output out/heat MODEL.WEIGHTS model.pkl": ("refused", NO_GPU, False),
+    "tools/gradient_spectrum.py --checkpoint runs/natural runs/adversarial --label natural adversarial "
+    "--output out/spectra": ("refused", "no checkpoint.pth at runs/natural", False),
+    "tools/gradient_spectrum.py --config retinanet_R50_FPN --weights a.pkl b.pkl --label a b --dataset "
+    "coco_2017_val --max-images 50 --output out/spectra MODEL.DEVICE cpu": ("refused", "a.pkl", False),
 }
 
 

@@ -120,7 +120,8 @@ def _detector(args, settings, out: Path, forwarded):
           "progress and ETA from eval_lfc.py below", flush=True)
     done = subprocess.run(cmd)
     if done.returncode != 0:
-        raise UserError(f"tools/eval_lfc.py failed (exit {done.returncode}); its message is above")
+        # eval_lfc.py has printed its one-line error: a second line would only repeat it
+        raise SystemExit(done.returncode)
     results = load_results(eval_dir)
     original = results.ap["original"]
     values = {}
