@@ -108,3 +108,11 @@ def test_tool_end_to_end_on_tiny_settings(tmp_path):
     assert os.path.isfile(os.path.join(out, "dose_response.png"))
     assert os.path.isfile(os.path.join(cache, "texture_experiment", "dose_response.png"))
     assert "| 0.15 | 1 |" in open(os.path.join(out, "results.md")).read()
+    # the same cell again: read back from cell.json, not evaluated again
+    val_summary = os.path.join(out, "amp0.15_corr1", "val", "summary.json")
+    mtime = os.stat(val_summary).st_mtime_ns
+    tool.main(["--output", out, "--cache", cache, "--amplitudes", "0.15", "--correlations", "1.0",
+               "--radius", "16", "--texture-radius", "16", *TINY])
+    assert os.stat(val_summary).st_mtime_ns == mtime
+    with open(os.path.join(out, "results.json")) as f:
+        assert json.load(f)["cells"] == results["cells"]

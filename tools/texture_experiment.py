@@ -18,7 +18,8 @@ interrupted run keeps what finished), results.md (the table), dose_response.png 
 on x; the LFC's AP change at the texture radius and the texture-reliance index on y), and
 amp<A>_corr<C>/{val,conflict}/ (tools/eval_lfc.py outputs). A copy of results.json and the
 picture goes to CACHE/texture_experiment/, where `make demo`'s report finds them.
---skip-untrained evaluates only the cells whose model is already in the cache.
+--skip-untrained evaluates only the cells whose model is already in the cache. A cell already
+evaluated with the same model and options is read back from amp<A>_corr<C>/cell.json.
 """
 import argparse
 import json
@@ -79,18 +80,47 @@ def cell_opts(args, amplitude, correlation):
 
 
 def is_trained(args, opts):
+    return os.path.isfile(os.path.join(_model_dir(args, opts), "model_final.pth"))
+
+
+def _cell_identity(args, model_dir):
+    """What a cell's numbers depend on besides the model folder's hash: the evaluation."""
+    weights = os.path.join(model_dir, "model_final.pth")
+    return {"model_dir": os.path.abspath(model_dir), "weights_mtime_ns": os.stat(weights).st_mtime_ns,
+            "radii": [float(r) for r in args.radius], "texture_radius": float(args.texture_radius),
+            "max_images": args.max_images}
+
+
+def _model_dir(args, opts):
     from hfc_det.config import get_cfg
     from hfc_det.engine import config_hash
 
-    cfg = get_cfg(args.config, opts)
-    return os.path.isfile(os.path.join(args.cache, f"model_{config_hash(cfg)}", "model_final.pth"))
+    return os.path.join(args.cache, f"model_{config_hash(get_cfg(args.config, opts))}")
 
 
 def run_cell(args, amplitude, correlation):
-    from hfc_det.evaluation.cue_conflict import cue_conflict_metrics
-    from hfc_det.evaluation.texture_experiment import cell_key, cell_summary
+    """One cell's numbers; reused from ``<cell>/cell.json`` when the same model was evaluated
+    the same way (the evaluation takes minutes on a CPU)."""
+    from hfc_det.evaluation.texture_experiment import cell_key
 
     folder = os.path.join(args.output, cell_key(amplitude, correlation))
+    cell_file = os.path.join(folder, "cell.json")
+    model_dir = _model_dir(args, cell_opts(args, amplitude, correlation))
+    if os.path.isfile(cell_file) and os.path.isfile(os.path.join(model_dir, "model_final.pth")):
+        with open(cell_file) as f:
+            saved = json.load(f)
+        if saved.get("identity") == _cell_identity(args, model_dir):
+            print(f"[texture] reusing {cell_file}", flush=True)
+            return saved["cell"]
+    cell = _evaluate_cell(args, amplitude, correlation, folder)
+    write_json_atomic(cell_file, {"identity": _cell_identity(args, cell["model_dir"]), "cell": _json_safe(cell)})
+    return cell
+
+
+def _evaluate_cell(args, amplitude, correlation, folder):
+    from hfc_det.evaluation.cue_conflict import cue_conflict_metrics
+    from hfc_det.evaluation.texture_experiment import cell_summary
+
     run = argparse.Namespace(output=os.path.join(folder, "val"), cache=args.cache, config=args.config,
                              radius=args.radius, max_images=args.max_images, no_report=True,
                              opts=cell_opts(args, amplitude, correlation))
