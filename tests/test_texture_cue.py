@@ -23,9 +23,9 @@ def _test_time_resize(image):
     pytest.importorskip("detectron2")
     from detectron2.data import detection_utils
 
-    from hfc_det.training import build_cfg
+    from hfc_det.config import get_cfg
 
-    cfg = build_cfg("demo/retinanet_R18_FPN_shapes")
+    cfg = get_cfg("demo/retinanet_R18_FPN_shapes")
     (aug,) = detection_utils.build_augmentation(cfg, is_train=False)
     return aug.get_transform(image).apply_image(image)
 
