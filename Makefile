@@ -26,9 +26,11 @@ test: setup
 test-slow: setup
 	$(VPY) -m pytest -q -m slow
 
+# make demo SEED=2: another training seed (initialisation and sampling order; same data)
+SEED ?=
 demo: setup
 	$(VPY) tools/demo_frequency.py --output output/demo/frequency
-	$(VPY) tools/demo.py --output output/demo
+	$(VPY) tools/demo.py --output output/demo $(if $(SEED),SEED $(SEED))
 
 bench: setup
 	$(VPY) benchmarks/run_all.py

@@ -65,7 +65,11 @@ def config_hash(cfg: CfgNode) -> str:
     c.SHAPES.ROOT = ""
     c.OUTPUT_DIR = ""
     c.TEST.EVAL_PERIOD = 0
-    return hashlib.sha256(c.dump(sort_keys=True).encode()).hexdigest()[:12]
+    payload = c.dump(sort_keys=True)
+    if any(n.startswith(_SHAPES_PREFIX + "_") for n in cfg.DATASETS.TRAIN):
+        # the data's own hash (spec + generator version): new drawing code retrains
+        payload += "\nSHAPES_DATA_KEY: " + shapes_spec_from_cfg(cfg).key()
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 class Trainer(DefaultTrainer):

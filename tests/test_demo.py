@@ -11,7 +11,7 @@ from pycocotools.coco import COCO  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = (
-    "SHAPES.NUM_TRAIN 12 SHAPES.NUM_VAL 3 SHAPES.IMAGE_SIZE 64 SHAPES.MIN_SIZE 14.0 "
+    "SHAPES.NUM_TRAIN 12 SHAPES.NUM_VAL 3 SHAPES.NUM_CONFLICT 3 SHAPES.IMAGE_SIZE 64 SHAPES.MIN_SIZE 14.0 "
     "SHAPES.MAX_SIZE 30.0 SHAPES.MAX_OBJECTS 2 INPUT.MIN_SIZE_TRAIN (64,) INPUT.MAX_SIZE_TRAIN 64 "
     "INPUT.MIN_SIZE_TEST 64 INPUT.MAX_SIZE_TEST 64 SOLVER.IMS_PER_BATCH 2 SOLVER.MAX_ITER 6 "
     "SOLVER.STEPS () SOLVER.WARMUP_ITERS 2 DATALOADER.NUM_WORKERS 0"
@@ -95,20 +95,3 @@ def test_demo_user_mistakes_give_one_line_errors(tmp_path, argv, message):
         _demo().main(["--output", str(tmp_path)] + argv)
     text = str(e.value.code)
     assert text.startswith(message) and "\n" not in text
-
-
-def test_texture_experiment_table_reports_each_views_change_from_original():
-    import sys
-
-    sys.path.insert(0, os.path.join(REPO, "tools"))
-    spec = importlib.util.spec_from_file_location("texture_experiment", os.path.join(REPO, "tools", "texture_experiment.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    results = [
-        {"texture_correlation": 1.0, "views": {"original": {"AP": 60.0}, "low_r16": {"AP": 42.5}, "high_r16": {"AP": 10.25}}},
-        {"texture_correlation": 0.0, "views": {"original": {"AP": 58.0}, "low_r16": {"AP": 50.0}, "high_r16": {"AP": 5.0}}},
-    ]
-    table = module.ap_table(results, ["original", "low_r16", "high_r16"]).splitlines()
-    assert table[0] == "| texture correlation | original | low_r16 | high_r16 | Δ low_r16 | Δ high_r16 |"
-    assert table[2] == "| 1 | 60.0 | 42.5 | 10.2 | -17.5 | -49.8 |"
-    assert table[3] == "| 0 | 58.0 | 50.0 | 5.0 | -8.0 | -53.0 |"

@@ -21,7 +21,7 @@ from hfc_det.data.shapes import (
 )
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = dict(num_train=6, num_val=3, image_size=96, min_size=12, max_size=40)
+SMALL = dict(num_train=6, num_val=3, num_conflict=2, image_size=96, min_size=12, max_size=40)
 
 
 def _tree_bytes(folder):
@@ -40,7 +40,7 @@ def test_same_seed_same_bytes_and_other_seed_differs(tmp_path):
     b = make_shapes_dataset(spec, str(tmp_path / "b"))
     bytes_a = _tree_bytes(os.path.dirname(a["train"][0]))
     bytes_b = _tree_bytes(os.path.dirname(b["train"][0]))
-    assert len(bytes_a) == 6 + 3 + 3  # images, two jsons, spec.json
+    assert len(bytes_a) == 6 + 3 + 2 + 4  # images, three jsons, spec.json
     assert bytes_a == bytes_b
     c = make_shapes_dataset(ShapesSpec(seed=4, **SMALL), str(tmp_path / "c"))
     bytes_c = _tree_bytes(os.path.dirname(c["train"][0]))
@@ -58,7 +58,7 @@ def test_cache_is_reused_and_leaves_no_temporary_folder(tmp_path):
 
 
 def test_coco_json_is_valid_with_boxes_and_areas_from_the_masks(tmp_path):
-    spec = ShapesSpec(num_train=20, num_val=0, image_size=128, min_size=16, max_size=60, seed=1)
+    spec = ShapesSpec(num_train=20, num_val=0, num_conflict=0, image_size=128, min_size=16, max_size=60, seed=1)
     json_file, image_root = make_shapes_dataset(spec, str(tmp_path))["train"]
     coco = COCO(json_file)
     assert sorted(c["name"] for c in coco.loadCats(coco.getCatIds())) == sorted(SHAPE_CLASSES)
@@ -81,7 +81,7 @@ def test_coco_json_is_valid_with_boxes_and_areas_from_the_masks(tmp_path):
 
 
 def test_single_object_areas_match_the_analytic_shape_area(tmp_path):
-    spec = ShapesSpec(num_train=40, num_val=0, max_objects=1, min_size=30, max_size=90, seed=2)
+    spec = ShapesSpec(num_train=40, num_val=0, num_conflict=0, image_size=256, max_objects=1, min_size=30, max_size=90, seed=2)
     json_file, _ = make_shapes_dataset(spec, str(tmp_path))["train"]
     with open(json_file) as f:
         data = json.load(f)
@@ -99,7 +99,7 @@ def test_masks_cover_exactly_the_drawn_object_pixels(tmp_path):
     # One object per image: inside its mask the pixels are one colour plus the faint stripes,
     # so every channel spans at most 2 * amplitude (+ rounding); a misaligned mask would
     # take in background pixels of other colours.
-    spec = ShapesSpec(num_train=15, num_val=0, max_objects=1, texture_amplitude=0.05, seed=5)
+    spec = ShapesSpec(num_train=15, num_val=0, num_conflict=0, max_objects=1, texture_amplitude=0.05, seed=5)
     json_file, image_root = make_shapes_dataset(spec, str(tmp_path))["train"]
     coco = COCO(json_file)
     for ann in coco.loadAnns(coco.getAnnIds()):
@@ -129,8 +129,8 @@ def test_recorded_texture_is_the_one_in_the_pixels(tmp_path):
     # the shape) and compare with the texture the json says it wears.
     classes = ("circle", "square", "triangle")  # a ring's centre is a hole; plaids at 0, +-45, 90 deg
     spec = ShapesSpec(
-        num_train=16, num_val=0, max_objects=1, min_size=80, max_size=90, classes=classes,
-        texture_correlation=0.0, texture_amplitude=0.06, seed=7,
+        num_train=16, num_val=0, num_conflict=0, image_size=256, max_objects=1, min_size=80, max_size=90,
+        classes=classes, texture_correlation=0.0, texture_amplitude=0.06, texture_period=6.0, seed=7,
     )
     json_file, image_root = make_shapes_dataset(spec, str(tmp_path))["train"]
     with open(json_file) as f:
@@ -175,7 +175,7 @@ def _load_tool(name):
 
 
 def test_make_shapes_cli_writes_dataset_and_rejects_bad_values(tmp_path):
-    _load_tool("make_shapes").main(["--output", str(tmp_path), "--num-train", "2", "--num-val", "1"])
+    _load_tool("make_shapes").main(["--output", str(tmp_path), "--num-train", "2", "--num-val", "1", "--num-conflict", "1"])
     (key,) = os.listdir(tmp_path)
     assert len(COCO(os.path.join(tmp_path, key, "instances_val.json")).getImgIds()) == 1
     tool = os.path.join(REPO, "tools", "make_shapes.py")
@@ -187,11 +187,11 @@ def test_make_shapes_cli_writes_dataset_and_rejects_bad_values(tmp_path):
 def test_a_mirrored_texture_is_still_its_class_texture():
     # detectron2 flips training images; the plaid (+a and -a stripes) has a spectrum that is
     # symmetric under kx -> -kx, so a mirror cannot turn one class's texture into another's.
-    from hfc_det.data.shapes import _stripes
+    from hfc_det.data.shapes import texture_pattern
 
-    spec = ShapesSpec(image_size=128, min_size=20, max_size=60)
+    spec = ShapesSpec(image_size=128, min_size=20, max_size=60, texture_period=6.0)
     for index in range(len(spec.classes)):
-        mag = np.abs(np.fft.fft2(_stripes(spec, index, (0.3, 2.1))))
+        mag = np.abs(np.fft.fft2(texture_pattern(spec, index, (0.3, 2.1))))
         mirrored = np.roll(mag[:, ::-1], 1, axis=1)  # |F| at (ky, -kx)
         assert np.abs(mag - mirrored).max() <= 0.05 * mag.max(), index
     # A single stripe at 22.5 degrees (what a one-sided texture would be) is not symmetric.

@@ -10,7 +10,7 @@ from hfc_det.config import get_cfg  # noqa: E402
 from hfc_det.engine import config_hash, train_cached  # noqa: E402
 
 TINY = [
-    "SHAPES.NUM_TRAIN", 16, "SHAPES.NUM_VAL", 4, "SHAPES.IMAGE_SIZE", 64,
+    "SHAPES.NUM_TRAIN", 16, "SHAPES.NUM_VAL", 4, "SHAPES.NUM_CONFLICT", 2, "SHAPES.IMAGE_SIZE", 64,
     "SHAPES.MIN_SIZE", 14.0, "SHAPES.MAX_SIZE", 30.0, "SHAPES.MAX_OBJECTS", 2,
     "INPUT.MIN_SIZE_TRAIN", (64,), "INPUT.MAX_SIZE_TRAIN", 64,
     "INPUT.MIN_SIZE_TEST", 64, "INPUT.MAX_SIZE_TEST", 64,
@@ -55,3 +55,12 @@ def test_config_hash_ignores_paths_but_not_training_keys(tmp_path):
     assert config_hash(a) == config_hash(b)
     assert config_hash(a) != config_hash(_tiny_cfg(tmp_path, "SOLVER.BASE_LR", "0.05"))
     assert config_hash(a) != config_hash(_tiny_cfg(tmp_path, "SHAPES.TEXTURE_CORRELATION", "0.0"))
+
+
+def test_config_hash_follows_the_generator_version(tmp_path, monkeypatch):
+    # A model trained on images that older drawing code made must not be reused.
+    import hfc_det.data.shapes as shapes
+
+    before = config_hash(_tiny_cfg(tmp_path))
+    monkeypatch.setattr(shapes, "GENERATOR_VERSION", shapes.GENERATOR_VERSION + 1)
+    assert config_hash(_tiny_cfg(tmp_path)) != before

@@ -347,6 +347,25 @@ def test_missing_image_is_left_out_with_a_reason(tmp_path):
     assert 'thumbs/2.jpg' not in page and "image file not found" in page
 
 
+def test_extra_figure_is_copied_and_shown_with_its_caption(tmp_path):
+    from matplotlib.figure import Figure
+
+    from hfc_det.visualization.report import build_report
+
+    out = make_output_folder(tmp_path)
+    png = tmp_path / "dose_response.png"
+    Figure(figsize=(2, 2)).savefig(png)
+    report = build_report(load_results_folder(out), out / "report", top_k=0, workers=1, progress=False,
+                          grid_radii=[4], extra_figures=[(str(png), "shortcut experiment")])
+    (extra,) = report["extra_figures"]
+    assert (out / "report" / extra["path"]).read_bytes() == png.read_bytes()
+    page = (out / "report" / "index.html").read_text()
+    assert f'src="{extra["path"]}"' in page and "shortcut experiment" in page
+    with pytest.raises(ValueError, match="extra figure not found"):
+        build_report(load_results_folder(out), out / "report2", top_k=0, workers=1, progress=False,
+                     grid_radii=[4], extra_figures=[(str(tmp_path / "nope.png"), "x")])
+
+
 @pytest.mark.parametrize("kind", ["process", "thread"])
 def test_parallel_map_keeps_order(kind):
     from hfc_det.visualization.parallel import parallel_map

@@ -5,14 +5,16 @@
 2. train the small demo RetinaNet on it from scratch (cached under OUTPUT/model_<config-hash>/),
 3. run tools/eval_lfc.py on the val images: original, low_rR, high_rR and the control noise_rR,
    the bands between the radii and three Gaussian blurs (the report's AP-vs-frequency curves),
-4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent).
+4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent), with the
+   shortcut experiment's picture when tools/texture_experiment.py has left one in the cache.
 
 Re-running with the same options reuses the data and the model. Trailing KEY VALUE pairs
 override the config (and so the cache key), e.g. SOLVER.MAX_ITER 300 or
 SHAPES.TEXTURE_CORRELATION 0.0.
 
 outputs in OUTPUT: summary.json, per_image_ap.csv, detections/, gain_loss/ (tools/eval_lfc.py),
-report/index.html, demo.json (stage timings, model folder, val AP), shapes/, model_<hash>/.
+report/index.html, demo.json (seed, stage timings, load average, model folder, val AP),
+shapes/, model_<hash>/.
 """
 import argparse
 import json
@@ -30,11 +32,13 @@ from hfc_det.atomic import write_json_atomic  # noqa: E402
 from hfc_det.cli import exit_on_user_error, take_leading_numbers  # noqa: E402
 
 DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
-# For 256 px images (max radius ~181): r = 16 and 32 remove the 6 px stripe texture (~43
-# bins from the centre) and blur the shapes more or less; r = 64 keeps the texture in the LFC.
-DEFAULT_RADII = [16, 32, 64]
-# Gaussian blurs (sigma in px of the 256 px source images; half amplitude at ~0.187 / sigma
-# cycles per pixel, i.e. ~48, 24, 12 bins) for the AP-vs-frequency curves of the report.
+# For the 128 px shapes (max radius ~90): the 4 px texture sits 32 bins from the centre, so
+# r = 8, 16, 24 remove it (blurring the shapes more or less), r = 32 keeps part of it and
+# r = 48 all of it.
+DEFAULT_RADII = [8, 16, 24, 32, 48]
+# Gaussian blurs (sigma in px of the 128 px images; half amplitude at ~0.187 / sigma cycles
+# per pixel, i.e. ~24, 12, 6 bins: sigma 1 already takes most of the 32-bin texture) for the
+# AP-vs-frequency curves of the report.
 BLUR_SIGMAS = [1, 2, 4]
 
 
@@ -79,6 +83,33 @@ def _read_json(path):
         return json.load(f)
 
 
+def evaluate_split(config, opts, weights, json_file, image_root, output, radii, max_images=None,
+                   what="evaluate views", views=None):
+    """tools/eval_lfc.py on one split of the shapes into ``output``, with the trained ``weights``
+    and the same config and overrides; ``views`` as eval_lfc.py's ``--views`` (default: its own,
+    original, low_rR and high_rR)."""
+    eval_args = ["--config", config, "--dataset-json", json_file, "--image-root", image_root,
+                 "--output", output, "--radius", *radii, *(["--views", *views] if views else []),
+                 # the views take seconds to evaluate: always recompute them, so a re-run with
+                 # other radii or a retrained model never meets the last run's detections
+                 "--fresh"]
+    if max_images:
+        eval_args += ["--max-images", max_images]
+    eval_args += [*opts, "MODEL.WEIGHTS", os.path.abspath(weights)]
+    _run_tool("eval_lfc.py", eval_args, what)
+
+
+def experiment_figure(cache):
+    """``--extra-figure`` arguments for the shortcut experiment's picture, when
+    tools/texture_experiment.py has left one in the cache (else none)."""
+    png = os.path.join(cache, "texture_experiment", "dose_response.png")
+    if not os.path.isfile(png):
+        return []
+    return ["--extra-figure", png, "Controlled shortcut experiment (tools/texture_experiment.py): texture "
+            "correlation against the AP change on the LFC that removes the texture and the texture-reliance "
+            "index on cue-conflict images"]
+
+
 def run_demo(args):
     """Returns the ``demo.json`` dict; raises ValueError/FileNotFoundError for user mistakes."""
     from hfc_det.config import get_cfg
@@ -93,6 +124,7 @@ def run_demo(args):
     cache = args.cache or args.output
     cfg.SHAPES.ROOT = os.path.join(cache, "shapes")
     times = {}
+    load_at_start = os.getloadavg()[0]  # timings on a shared machine mean little without it
 
     t = time.time()
     paths = make_shapes_dataset(shapes_spec_from_cfg(cfg), cfg.SHAPES.ROOT, progress=True)
@@ -107,15 +139,8 @@ def run_demo(args):
     # with the trained weights.
     t = time.time()
     val_json, val_root = paths["val"]
-    eval_args = ["--config", args.config, "--dataset-json", val_json, "--image-root", val_root,
-                 "--output", args.output, "--radius", *args.radius, "--views", *demo_views(args.radius),
-                 # the views take seconds to evaluate: always recompute them, so a re-run with
-                 # other radii or a retrained model never meets the last run's detections
-                 "--fresh"]
-    if args.max_images:
-        eval_args += ["--max-images", args.max_images]
-    eval_args += [*args.opts, "MODEL.WEIGHTS", os.path.abspath(trained["weights"])]
-    _run_tool("eval_lfc.py", eval_args, "evaluate views")
+    evaluate_split(args.config, args.opts, trained["weights"], val_json, val_root, args.output, args.radius,
+                   args.max_images, views=demo_views(args.radius))
     times["eval_s"] = round(time.time() - t, 1)
 
     report = None
@@ -125,7 +150,7 @@ def run_demo(args):
     elif not os.path.isfile(os.path.join(TOOLS, "visualize_gain_loss.py")):
         print("[demo] report skipped: tools/visualize_gain_loss.py is not in this checkout")
     else:
-        _run_tool("visualize_gain_loss.py", [args.output], "report")
+        _run_tool("visualize_gain_loss.py", [args.output, *experiment_figure(cache)], "report")
         report = os.path.join(args.output, "report", "index.html")
     times["report_s"] = round(time.time() - t, 1)
 
@@ -133,7 +158,9 @@ def run_demo(args):
         "config": args.config,
         "overrides": list(args.opts),
         "radii": list(args.radius),
-        "dataset": {"train": paths["train"][0], "val": val_json},
+        "dataset": {"train": paths["train"][0], "val": val_json,
+                    "conflict": paths["conflict"][0], "conflict_images": paths["conflict"][1]},
+        "weights": os.path.abspath(trained["weights"]),
         "model_dir": trained["model_dir"],
         "model_cached": trained["cached"],
         "val_bbox": (trained["metrics"] or {}).get("bbox"),
@@ -141,6 +168,9 @@ def run_demo(args):
         "views": _read_json(os.path.join(args.output, "summary.json"))["variants"],
         "report": report,
         "seconds": times,
+        "seed": cfg.SEED,
+        "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "cpu_count": os.cpu_count(),
     }
     write_json_atomic(os.path.join(args.output, "demo.json"), demo)
     return demo

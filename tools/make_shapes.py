@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Generate the synthetic COCO-format shapes dataset (train + val) used by `make demo`.
+"""Generate the synthetic COCO-format shapes dataset (train, val, cue-conflict) used by `make demo`.
 
-Output: OUTPUT/<spec-hash>/{instances_train.json, instances_val.json, train/, val/, spec.json}.
+Output: OUTPUT/<spec-hash>/{instances_<split>.json, <split>/ for train, val, conflict; spec.json}.
 The same options give the same bytes; an existing folder for the same options is reused.
 """
 import argparse
@@ -20,6 +20,8 @@ def parse_args(argv=None):
     p.add_argument("--output", default="output/demo/shapes", help="cache folder (one sub-folder per option set)")
     p.add_argument("--num-train", type=int, default=d.num_train, help="training images")
     p.add_argument("--num-val", type=int, default=d.num_val, help="validation images")
+    p.add_argument("--num-conflict", type=int, default=d.num_conflict,
+                   help="cue-conflict images (every object wears another class's texture)")
     p.add_argument("--image-size", type=int, default=d.image_size, help="square image side, px")
     p.add_argument("--min-objects", type=int, default=d.min_objects, help="fewest objects per image")
     p.add_argument("--max-objects", type=int, default=d.max_objects, help="most objects per image")

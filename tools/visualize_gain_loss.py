@@ -44,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--report-dir", default=None, help="where to write the report (default: OUTPUT_DIR/report)")
     p.add_argument("--workers", type=int, default=None, help="threads for thumbnails, processes for large galleries (default: available CPUs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--extra-figure", nargs=2, action="append", default=[], metavar=("PNG", "CAPTION"),
+                   help="another picture to show with the plots (repeatable)")
     return p.parse_args(argv)
 
 
@@ -63,7 +65,7 @@ def main(argv=None) -> int:
     report = build_report(
         results, report_dir, view=args.view, top_k=args.top, score_thresh=args.score_thresh,
         hfc_scaling=args.hfc_display, thumb_size=args.thumb_size, grid_radii=args.grid_radii,
-        workers=args.workers, progress=not args.quiet,
+        workers=args.workers, progress=not args.quiet, extra_figures=args.extra_figure,
     )
     galleries = report["galleries"]
     print(f"report: {os.path.join(report_dir, 'index.html')}  ({report['n_images']} images, "

@@ -3,17 +3,27 @@
 Why it exists: ``make demo`` must run the whole LFC/HFC experiment on a machine with no COCO
 and no model-zoo weights, and it should also make the paper's hypothesis controllable.
 Each object's label is carried by its *shape* (a low-frequency cue) and, as much as
-``texture_correlation`` says, by a faint sinusoidal stripe texture whose orientation
-depends on a class (a high-frequency cue: a plaid of two stripe orientations +-a, which a
-mirror maps onto itself; with the default 6 px period at 256 px the stripes sit at about
-43 frequency bins from the centre, so an LFC view with ``r <= 40``
-removes them and the HFC view keeps them).
+``texture_correlation`` says, by a sinusoidal plaid texture whose orientation depends on a
+class (a high-frequency cue: two stripe orientations +-a, which a mirror maps onto itself).
+
+Why these defaults: the images are drawn at the detector's input size (128 px), so no resize
+attenuates the texture on its way to the network. The texture period is 4 px, i.e. 128 / 4 =
+32 frequency bins from the centre of the 128 px image's spectrum at every orientation: an
+LFC view with ``r = 24`` removes it (objects of 15-45 px are still nearly intact at that
+radius), ``r = 48`` keeps it. The amplitude (``texture_amplitude``, +-0.15 intensity by
+default) decides whether a detector takes the texture shortcut at all.
 
 Texture knob: with probability ``texture_correlation`` an object wears its own class's
 texture; otherwise it wears the texture of a class drawn uniformly from *all* classes. At
 0.0 the texture is independent of the class (it carries no information about the label);
 the expected agreement rate is ``p + (1 - p) / K`` for ``K`` classes. Every annotation
 records the texture it got (``texture_category_id``) so this can be checked.
+
+Cue-conflict split (``conflict``, ``num_conflict`` images): scenes drawn as in the other splits, but
+every object wears *another* class's texture (uniform over the other ``K - 1``), whatever
+``texture_correlation`` says: the detection analogue of Geirhos et al.'s shape-vs-texture
+images. Its ``category_id`` is the shape;
+:func:`hfc_det.evaluation.cue_conflict.relabel_by_texture` gives the texture labels.
 
 Determinism: every image has its own random stream seeded by ``(seed, split, index)``, PNGs
 are written with fixed settings and the json is dumped with sorted keys, so the same spec
@@ -46,17 +56,21 @@ __all__ = [
     "make_shapes_dataset",
     "shape_area",
     "shape_perimeter",
+    "texture_pattern",
+    "SPLITS",
 ]
 
 #: Class names, in category-id order (ids start at 1, as in COCO).
 SHAPE_CLASSES: Tuple[str, ...] = ("circle", "square", "triangle", "ring", "cross")
 
 # Bumped whenever the drawing changes, so cached datasets made by older code are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 _RING_INNER = 0.55  # inner radius of a ring as a fraction of its outer radius
 _CROSS_WIDTH = 1.0 / 3.0  # bar width of a cross as a fraction of its arm length
-_SPLIT_INDEX = {"train": 0, "val": 1, "test": 2}
+_SPLIT_INDEX = {"train": 0, "val": 1, "test": 2, "conflict": 3}
+#: The splits :func:`make_shapes_dataset` writes.
+SPLITS: Tuple[str, ...] = ("train", "val", "conflict")
 _FIXED_POINT = 4  # cv2 drawing with 1/16 px precision
 
 
@@ -71,15 +85,16 @@ class ShapesSpec:
 
     num_train: int = 600
     num_val: int = 100
-    image_size: int = 256
+    num_conflict: int = 100
+    image_size: int = 128
     min_objects: int = 1
     max_objects: int = 4
-    min_size: float = 30.0
-    max_size: float = 90.0
+    min_size: float = 15.0
+    max_size: float = 45.0
     classes: Tuple[str, ...] = SHAPE_CLASSES
     texture_correlation: float = 1.0
-    texture_amplitude: float = 0.06
-    texture_period: float = 6.0
+    texture_amplitude: float = 0.15
+    texture_period: float = 4.0
     seed: int = 0
 
     def __post_init__(self):
@@ -104,8 +119,10 @@ class ShapesSpec:
                 f"need 4 <= min_size <= max_size <= image_size / 1.5, got "
                 f"{self.min_size}, {self.max_size} for image_size {self.image_size}"
             )
-        if self.num_train < 0 or self.num_val < 0:
-            raise ValueError("num_train and num_val must be >= 0")
+        if self.num_train < 0 or self.num_val < 0 or self.num_conflict < 0:
+            raise ValueError("num_train, num_val and num_conflict must be >= 0")
+        if self.num_conflict and len(self.classes) < 2:
+            raise ValueError("a cue-conflict split needs at least 2 classes (or num_conflict 0)")
 
     @classmethod
     def from_options(cls, options) -> "ShapesSpec":
@@ -126,7 +143,7 @@ class ShapesSpec:
 
     def texture_angle(self, category_index: int) -> float:
         """Plaid half-angle (radians) of class ``category_index`` (0-based), evenly spread
-        over [0, pi/2]: the texture is stripes at +angle and -angle (see :func:`_stripes`)."""
+        over [0, pi/2]: the texture is stripes at +angle and -angle (see :func:`texture_pattern`)."""
         return 0.5 * math.pi * category_index / max(len(self.classes) - 1, 1)
 
 
@@ -226,8 +243,8 @@ def _smooth_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
-def _stripes(spec: ShapesSpec, texture_index: int, phases: Tuple[float, float]) -> np.ndarray:
-    """(H, W) float32 in [-1, 1]: the mean of two sinusoids of period ``texture_period`` at
+def texture_pattern(spec: ShapesSpec, texture_index: int, phases: Tuple[float, float]) -> np.ndarray:
+    """(H, W) float32 in [-1, 1], ``H = W = image_size``: the mean of two sinusoids of period ``texture_period`` at
     +angle and -angle of the class (a plaid).
 
     Why two: a horizontal or vertical mirror (detectron2's flip augmentation) turns a stripe
@@ -241,14 +258,26 @@ def _stripes(spec: ShapesSpec, texture_index: int, phases: Tuple[float, float]) 
     return (0.5 * (plus + minus)).astype(np.float32)
 
 
-def _pick_texture(spec: ShapesSpec, rng: np.random.Generator, category_index: int) -> int:
+def _pick_texture(spec: ShapesSpec, rng: np.random.Generator, category_index: int, conflict: bool) -> int:
+    if conflict:  # any class's texture but its own
+        other = int(rng.integers(len(spec.classes) - 1))
+        return other + (other >= category_index)
     if rng.random() < spec.texture_correlation:
         return category_index
     return int(rng.integers(len(spec.classes)))
 
 
-def render_image(spec: ShapesSpec, rng: np.random.Generator) -> Tuple[np.ndarray, List[dict]]:
-    """Draw one image.
+def paint_object(image: np.ndarray, mask: np.ndarray, colour: np.ndarray, spec: ShapesSpec,
+                 texture_index: int, phases: Tuple[float, float]) -> None:
+    """Fill ``mask`` (H, W) of the float (H, W, 3) ``image`` in place with ``colour`` (3,)
+    plus ``texture_amplitude`` times the class ``texture_index``'s plaid (all in [0, 1])."""
+    fill = colour[None, None, :] + spec.texture_amplitude * texture_pattern(spec, texture_index, phases)[..., None]
+    sel = mask.astype(bool)
+    image[sel] = fill[sel]
+
+
+def render_image(spec: ShapesSpec, rng: np.random.Generator, conflict: bool = False) -> Tuple[np.ndarray, List[dict]]:
+    """Draw one image; with ``conflict`` every object wears another class's texture.
 
     Returns ``(image, objects)``: ``image`` is (H, W, 3) ``uint8`` RGB; each object is a dict
     with ``category_index`` (0-based), ``texture_index``, ``shape_size`` (px),
@@ -285,11 +314,9 @@ def render_image(spec: ShapesSpec, rng: np.random.Generator) -> Tuple[np.ndarray
             colour = rng.uniform(0.15, 0.85, size=3).astype(np.float32)
             if np.abs(colour - local).max() > 0.3:
                 break
-        texture_index = _pick_texture(spec, rng, category_index)
+        texture_index = _pick_texture(spec, rng, category_index, conflict)
         phases = (float(rng.uniform(0, 2 * math.pi)), float(rng.uniform(0, 2 * math.pi)))
-        fill = colour[None, None, :] + spec.texture_amplitude * _stripes(spec, texture_index, phases)[..., None]
-        sel = mask.astype(bool)
-        image[sel] = fill[sel]
+        paint_object(image, mask, colour, spec, texture_index, phases)
         for o in objects:
             o["mask"] = o["mask"] & ~mask & 1
         occupied |= mask
@@ -345,7 +372,7 @@ def write_split(spec: ShapesSpec, split: str, num_images: int, root: str, progre
 
         indices = tqdm(indices, desc=f"shapes {split}", unit="img")
     for index in indices:
-        image, objects = render_image(spec, _image_rng(spec, split, index))
+        image, objects = render_image(spec, _image_rng(spec, split, index), conflict=split == "conflict")
         file_name = f"{index:06d}.png"
         bgr = np.ascontiguousarray(image[:, :, ::-1])
         cv2.imwrite(os.path.join(image_dir, file_name), bgr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
@@ -384,7 +411,7 @@ def dataset_paths(spec: ShapesSpec, root: str) -> Dict[str, Tuple[str, str]]:
     folder = os.path.join(root, spec.key())
     return {
         split: (os.path.join(folder, f"instances_{split}.json"), os.path.join(folder, split))
-        for split in ("train", "val")
+        for split in SPLITS
     }
 
 
@@ -404,8 +431,8 @@ def make_shapes_dataset(
         os.makedirs(root, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{spec.key()}.tmp-", dir=root)
         try:
-            write_split(spec, "train", spec.num_train, tmp, progress)
-            write_split(spec, "val", spec.num_val, tmp, progress)
+            for split in SPLITS:
+                write_split(spec, split, getattr(spec, f"num_{split}"), tmp, progress)
             with open(os.path.join(tmp, "spec.json"), "w", encoding="utf-8") as f:
                 json.dump({"generator_version": GENERATOR_VERSION, **spec.to_dict()}, f, indent=2, sort_keys=True)
             try:

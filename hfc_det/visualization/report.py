@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -148,6 +149,19 @@ def _write_plots(results: EvalResults, report_dir: Path) -> Dict[str, Dict[str, 
     return plots
 
 
+def _copy_extra_figures(extra_figures: Sequence[Sequence[str]], report_dir: Path) -> List[Dict[str, str]]:
+    """Stage 1b: ``(png, caption)`` pictures made elsewhere, copied into ``plots/``."""
+    extras = []
+    for i, (source, caption) in enumerate(extra_figures):
+        if not os.path.isfile(source):
+            raise ValueError(f"extra figure not found: {source}")
+        rel = f"plots/extra_{i}_{os.path.basename(source)}"
+        shutil.copyfile(source, report_dir / (rel + ".tmp"))
+        os.replace(report_dir / (rel + ".tmp"), report_dir / rel)
+        extras.append({"path": rel, "caption": caption, "source": os.path.abspath(source)})
+    return extras
+
+
 def _gallery_inputs(results: EvalResults, view: str, top_k: int, report_dir: Path, score_thresh: float,
                     hfc_scaling: str, skipped: List[dict]) -> Dict[str, tuple]:
     """Stage 2: ``{"gain"|"loss": (panel jobs, report entries)}`` of the top ``top_k`` images."""
@@ -216,6 +230,7 @@ def build_report(
     grid_radii: Optional[Sequence[float]] = None,
     workers: Optional[int] = None,
     progress: bool = True,
+    extra_figures: Sequence[Sequence[str]] = (),
 ) -> Dict[str, Any]:
     """Write the report folder (see the module docstring) and return ``report.json``'s dict.
 
@@ -227,6 +242,8 @@ def build_report(
         thumb_size: longer side of the table thumbnails, pixels.
         grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
         workers: processes for thumbnails and panels (default: available CPUs).
+        extra_figures: ``(png_path, caption)`` pairs copied into ``plots/`` and shown with the
+            plots (e.g. the shortcut experiment's dose-response picture).
     """
     _check_options(top_k, score_thresh, hfc_scaling, thumb_size)
     view = view or default_view(results)
@@ -244,6 +261,7 @@ def build_report(
 
     clock = _Stopwatch()
     plots = _write_plots(results, report_dir)
+    extras = _copy_extra_figures(extra_figures, report_dir)
     clock.lap("plots")
     skipped: List[dict] = []
     galleries = _gallery_inputs(results, view, top_k, report_dir, score_thresh, hfc_scaling, skipped)
@@ -281,6 +299,7 @@ def build_report(
         "galleries": {"gain": gain_entries, "loss": loss_entries},
         "gallery_skipped": skipped,
         "plots": plots,
+        "extra_figures": extras,
         "spectra": spectra,
         "thumbnails": {"size": thumb_size, **thumb_counts},
         "timings_s": timings,

@@ -325,6 +325,7 @@ def render_index(results: EvalResults, report: Mapping[str, Any], thumbs: Mappin
 {_figures([plots["ap_scatter"]], lambda p: "Per-image AP: original against each LFC view")}
 {_figures([plots["ap_vs_frequency"]] if plots.get("ap_vs_frequency") else [], lambda p: (
     "COCO AP, APs, APm, APl against radius, band or sigma (original: black line); data: " + p["csv"]))}
+{_figures(report.get("extra_figures", []), lambda p: p["caption"])}
 </div>
 <h2 id="spectra-section">Spectra and radii</h2>
 <div class="spectra">{spectra or "<p>No gallery image to show.</p>"}</div>
