@@ -85,10 +85,11 @@ EXPECT = {
     "--output /shared/eval": ("refused", NO_GPU, False),
     "tools/eval_lfc.py --num-gpus 8 --num-machines 2 --machine-rank 1 --dist-url tcp://HOST0:29500 "
     "--output /shared/eval": ("refused", NO_GPU, False),
-    "tools/demo.py --radius 16 32 64 --max-images 50 SOLVER.MAX_ITER 600":
+    "tools/demo.py --radius 16 24 --max-images 50 SOLVER.MAX_ITER 600":
         ("starts", "output/demo/shapes", True),
-    "tools/make_shapes.py --texture-correlation 0.5 --seed 3 --output output/shapes":
+    "tools/make_shapes.py --texture-correlation 0.5 --texture-amplitude 0.06 --seed 3 --output output/shapes":
         ("ok", None, True),
+    "tools/texture_experiment.py --skip-untrained": ("ok", None, False),
     "tools/demo_frequency.py --radii 4 16 64 --photos astronaut coffee --output output/freq":
         ("ok", None, False),
     "tools/demo_frequency.py --output output/demo/frequency --radii 8 16 32 64": ("ok", None, True),

@@ -100,8 +100,8 @@ def evaluate_split(config, opts, weights, json_file, image_root, output, radii, 
 
 
 def experiment_figure(cache):
-    """``--extra-figure`` arguments for the shortcut experiment's picture, when
-    tools/texture_experiment.py has left one in the cache (else none)."""
+    """``--extra-figure`` arguments for the shortcut experiment's picture, when the
+    texture experiment (tools/texture_experiment.py) has left one in the cache (else none)."""
     png = os.path.join(cache, "texture_experiment", "dose_response.png")
     if not os.path.isfile(png):
         return []
