@@ -17,7 +17,7 @@ Layer map (a module imports only from its own layer or lower-numbered ones; no c
 3. ``classification`` (no detectron2) | detection (detectron2, imported after
    :mod:`hfc_det.compat`): ``config`` (``get_cfg``), ``data.mapper``, ``data.datasets``,
    ``evaluation.evaluator``, ``evaluation.outputs``, ``evaluation.run``,
-   ``evaluation.gradients``, ``engine``, ``run_logging`` (the tools' quiet ``default_setup``).
+   ``evaluation.gradients``, ``engine``, ``demo`` (the `make demo` pipeline), ``run_logging`` (the tools' quiet ``default_setup``).
 4. ``visualization``: reads results files and draws (detectron2 only for the panels).
 5. ``tools/``: thin command-line entry points.
 

@@ -28,10 +28,10 @@ import os
 import shutil
 import time
 
-import demo  # tools/demo.py: data -> training -> eval_lfc, cached (sets OMP_WAIT_POLICY first)
 
-from hfc_det.atomic import write_json_atomic, write_text_atomic
-from hfc_det.cli import exit_on_user_error, take_leading_numbers
+from hfc_det import demo  # data -> training -> eval_lfc, cached
+from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+from hfc_det.cli import exit_on_user_error, take_leading_numbers  # noqa: E402
 
 DEFAULT_AMPLITUDES = [0.06, 0.15]
 DEFAULT_CORRELATIONS = [0.0, 0.5, 1.0]
