@@ -19,15 +19,9 @@ example:
 import argparse
 from pathlib import Path
 
-from hfc_det.classification.robustness import PAPER_TABLE2, robustness_table, table_columns, table_markdown
-from hfc_det.classification.tool_support import (
-    add_data_arguments,
-    add_smoothed_models_arguments,
-    check_nonnegative,
-    load_models,
-    load_test_set,
-    model_labels,
-)
+# Only what the parser and the argument checks need: --help and argument errors answer
+# without torch (it loads in main(), after the checks).
+from hfc_det.classification.tool_options import add_data_arguments, add_smoothed_models_arguments, check_nonnegative
 from hfc_det.cli import UserError, exit_on_user_error, resolve_device
 from hfc_det.atomic import write_json_atomic, write_text_atomic
 
@@ -53,6 +47,10 @@ def main(argv=None):
         raise UserError("--pgd-steps and --batch-size must be >= 1")
     if not args.pgd_step_fraction > 0:
         raise UserError(f"--pgd-step-fraction must be > 0, got {args.pgd_step_fraction:g}")
+    # torch loads only now, after the arguments are checked
+    from hfc_det.classification.robustness import PAPER_TABLE2, robustness_table, table_columns, table_markdown
+    from hfc_det.classification.tool_support import load_models, load_test_set, model_labels
+
     device = resolve_device(args.device)
     loaded = load_models(args.checkpoint, device)
     models, configs = [m for m, _ in loaded], [c for _, c in loaded]

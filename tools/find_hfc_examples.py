@@ -20,22 +20,11 @@ import argparse
 import csv
 from pathlib import Path
 
-from hfc_det.classification.data import dataset_info
-from hfc_det.classification.hfc_examples import (
-    CLASS_NAMES,
-    CSV_COLUMNS,
-    save_hfc_gallery,
-    select_hfc_examples,
-    view_probabilities,
-)
-from hfc_det.classification.tool_support import (
-    add_data_arguments,
-    check_nonnegative,
-    load_models,
-    load_test_set,
-)
+# Only what the parser and the argument checks need: --help and argument errors answer
+# without torch or matplotlib (they load in main(), after the checks).
+from hfc_det.classification.catalog import dataset_info
+from hfc_det.classification.tool_options import add_data_arguments, check_nonnegative
 from hfc_det.cli import UserError, exit_on_user_error, resolve_device
-from hfc_det.views import split_view_names
 from hfc_det.atomic import atomic_path, write_json_atomic
 
 
@@ -86,6 +75,17 @@ def main(argv=None):
     args = parse_args(argv)
     if args.gallery_size < 0 or args.batch_size < 1:
         raise UserError("--gallery-size must be >= 0 and --batch-size >= 1")
+    # torch and matplotlib load only now, after the arguments are checked
+    from hfc_det.classification.hfc_examples import (
+        CLASS_NAMES,
+        CSV_COLUMNS,
+        save_hfc_gallery,
+        select_hfc_examples,
+        view_probabilities,
+    )
+    from hfc_det.classification.tool_support import load_models, load_test_set
+    from hfc_det.views import split_view_names
+
     device = resolve_device(args.device)
     (model, config), = load_models([args.checkpoint], device)
     args.dataset, images, labels = load_test_set(args.dataset, [config], [model], args.data_root,

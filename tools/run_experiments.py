@@ -16,13 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-
-import torch
-
-from hfc_det.classification.data import DATASETS
-from hfc_det.classification.experiments import list_suites, load_suite, run_suite, write_suite_outputs
-from hfc_det.classification.models import MODEL_NAMES
-from hfc_det.classification.training import TrainingError
+# Only what the parser needs: --help and argument errors answer without torch (it loads in
+# main(), after parsing).
+from hfc_det.classification.catalog import DATASETS, MODEL_NAMES, list_suites
+from hfc_det.classification.errors import TrainingError
 from hfc_det.cli import exit_on_user_error
 
 
@@ -53,19 +50,26 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
+        from hfc_det.classification.experiments import load_suite  # torch: the runs' configs are checked
+
         for suite in list_suites():
             print(f"{suite}: {' '.join(r.name for r in load_suite(suite))}")
         return 0
     if not args.suite:
         parser.error("name a suite (or --list)")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    # torch loads only now, after the arguments are checked
+    import torch
+
+    from hfc_det.classification.experiments import load_suite, run_suite, write_suite_outputs
+
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k in ("dataset", "model", "epochs", "batch_size", "lr", "track_train_size",
                                             "data_root", "download", "device", "seed")}
     suite_dir = Path(args.output) / args.suite
     try:
         if args.threads is not None:
-            if args.threads < 1:
-                raise ValueError(f"--threads must be >= 1, got {args.threads}")
             torch.set_num_threads(args.threads)
         runs = load_suite(args.suite, overrides)
         if args.only:

@@ -16,14 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-
-import torch
-
-from hfc_det.classification.checkpoint import CHECKPOINT_NAME, read_checkpoint
-from hfc_det.classification.config import TrainConfig, load_yaml_config
-from hfc_det.classification.data import DATASETS
-from hfc_det.classification.models import MODEL_NAMES
-from hfc_det.classification.training import TrainingError, train
+# Only what the parser needs: --help and argument errors answer without torch (it loads in
+# main(), after parsing).
+from hfc_det.classification.catalog import DATASETS, MODEL_NAMES
+from hfc_det.classification.errors import TrainingError
 from hfc_det.cli import exit_on_user_error
 
 S = argparse.SUPPRESS  # unset flags stay absent, so a --config file or checkpoint keeps its values
@@ -79,10 +75,17 @@ def main(argv=None) -> int:
     args = vars(build_parser().parse_args(argv))
     output, resume, config_file, quiet = args.pop("output"), args.pop("resume"), args.pop("config"), args.pop("quiet")
     threads = args.pop("threads")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    # torch loads only now, after the arguments are checked
+    import torch
+
+    from hfc_det.classification.checkpoint import CHECKPOINT_NAME, read_checkpoint
+    from hfc_det.classification.config import TrainConfig, load_yaml_config
+    from hfc_det.classification.training import train
+
     try:
         if threads is not None:
-            if threads < 1:
-                raise ValueError(f"--threads must be >= 1, got {threads}")
             torch.set_num_threads(threads)
         values = {}
         if resume and not (Path(output) / CHECKPOINT_NAME).exists():

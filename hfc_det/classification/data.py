@@ -9,7 +9,6 @@ no download.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -18,6 +17,7 @@ import torch
 
 from ..frequency import max_radius, rescale_by_max, split_frequencies, view_name
 from ..views import compute_views
+from .catalog import DATASETS, DatasetInfo, dataset_info  # re-exported: the parsers' torch-free facts
 
 __all__ = [
     "DatasetInfo",
@@ -33,39 +33,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What the code needs to know about a dataset before loading it."""
-
-    name: str
-    channels: int
-    size: int  # square images: height = width = size pixels
-    num_classes: int
-    default_track_radii: Tuple[float, ...]
-    folder: str  # what torchvision looks for under the root ("" = bundled, no folder)
-    download_size: str
-
-
-DATASETS: Dict[str, DatasetInfo] = {
-    "cifar10": DatasetInfo("cifar10", 3, 32, 10, (4, 8, 12, 16), "cifar-10-batches-py", "170 MB"),
-    "mnist": DatasetInfo("mnist", 1, 28, 10, (4, 8, 12, 16), "MNIST/raw", "12 MB"),
-    "fashionmnist": DatasetInfo("fashionmnist", 1, 28, 10, (4, 8, 12, 16), "FashionMNIST/raw", "30 MB"),
-    # 8x8 images: radius 4 already keeps almost the whole spectrum (max distance 5.66).
-    "digits": DatasetInfo("digits", 1, 8, 10, (1, 2, 3, 4), "", "bundled with scikit-learn"),
-}
-
 Split = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset is not on disk; the message says where we looked and how to get it."""
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """:class:`DatasetInfo` by name, with a clear error for an unknown one."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name]
 
 
 def _torchvision_split(name: str, root: Path, train: bool, download: bool):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from .catalog import CONFIG_DIR, list_suites  # re-exported; torch-free for run_experiments' parser
 from .config import TrainConfig, load_yaml_config
 from .data import dataset_info
 from ..atomic import write_text_atomic
@@ -20,7 +21,6 @@ from .reporting import plot_curves, save_figure, view_order
 __all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "run_suite", "suite_table", "write_suite_outputs",
            "SUITE_TITLES"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cifar"
 # Radii in the configs are for 32x32 CIFAR-10 images.
 CONFIG_IMAGE_SIZE = 32
 
@@ -40,10 +40,6 @@ class Run:
     config: TrainConfig
     paper: Any  # dict of numbers, a one-line finding, or None
     paper_radius: Optional[float] = None  # the config's radius on CIFAR-10, before rescaling
-
-
-def list_suites(config_dir: Path = CONFIG_DIR) -> List[str]:
-    return sorted(p.name for p in config_dir.iterdir() if p.is_dir() and any(p.glob("*.yaml")))
 
 
 def _scale_radius(r: Optional[float], factor: float) -> Optional[float]:

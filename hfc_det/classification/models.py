@@ -16,6 +16,8 @@ from typing import Callable, Dict, List, Sequence, Union
 import torch
 from torch import nn
 
+from .catalog import MODEL_NAMES  # the names without torch, for the tools' parsers; == tuple(_BUILDERS)
+
 __all__ = ["build_model", "MODEL_NAMES", "ResNet18", "LeNet", "AlexNet", "VGG"]
 
 
@@ -153,7 +155,6 @@ _BUILDERS: Dict[str, Callable[..., nn.Module]] = {
     "vgg11": lambda **kw: VGG("vgg11", **kw),
     "vgg16": lambda **kw: VGG("vgg16", **kw),
 }
-MODEL_NAMES = tuple(_BUILDERS)
 
 
 def xavier_init_(model: nn.Module) -> nn.Module:

@@ -1,6 +1,7 @@
 """What the analysis tools (attack_cifar, visualize_kernels, find_hfc_examples) share:
 loading checkpoints and the test set with one-line errors. The error-exit convention and
-the device policy are :mod:`hfc_det.cli`'s.
+the device policy are :mod:`hfc_det.cli`'s; the shared options and argument checks live in
+:mod:`.tool_options` (no torch) and are re-exported here.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ..cli import UserError
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
 from .data import dataset_info, load_dataset
 from ..smoothing import first_conv
+# the parser's options and the argument checks need no torch: tools import them from there
+from .tool_options import add_data_arguments, add_smoothed_models_arguments, check_nonnegative
 
 __all__ = [
     "load_models",
@@ -24,33 +27,6 @@ __all__ = [
     "add_data_arguments",
     "add_smoothed_models_arguments",
 ]
-
-
-def add_smoothed_models_arguments(parser, role: str, rho_default: Sequence[float]) -> None:
-    """``--checkpoint`` (several), ``--label`` and ``--rho``: models compared under smoothing.
-
-    ``role`` says what each checkpoint becomes in the output ("row label", "column title").
-    """
-    parser.add_argument("--checkpoint", nargs="+", required=True, metavar="CKPT",
-                        help="checkpoint.pth files or run folders from tools/train_cifar.py")
-    parser.add_argument("--label", nargs="+", metavar="NAME",
-                        help=f"{role} per checkpoint, e.g. natural adversarial (default: run folder names)")
-    parser.add_argument("--rho", type=float, nargs="+", default=list(rho_default),
-                        help="smoothing strengths of Eq. 3, >= 0; 0 = the model as trained "
-                             "(default: %(default)s)")
-
-
-def add_data_arguments(parser, what: str = "use", batch_size: int = 256) -> None:
-    """The options every analysis tool shares: test set, device, batch size, output folder."""
-    parser.add_argument("--dataset", help="test set (default: the one the checkpoints were trained on)")
-    parser.add_argument("--data-root", default="data",
-                        help="folder with the torchvision datasets (default: %(default)s)")
-    parser.add_argument("--download", action="store_true", help="let torchvision download the dataset if missing")
-    parser.add_argument("--limit", type=int, help=f"{what} only the first N test samples (default: all)")
-    parser.add_argument("--batch-size", type=int, default=batch_size,
-                        help="images per forward pass (default: %(default)s)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    parser.add_argument("--output", required=True, help="output folder")
 
 
 def load_models(paths: Sequence[str], device: torch.device) -> List[Tuple[nn.Module, Dict[str, Any]]]:
@@ -111,18 +87,6 @@ def load_test_set(
     if limit is not None:
         test_x, test_y = test_x[:limit], test_y[:limit]
     return dataset, test_x, test_y
-
-
-def check_nonnegative(name: str, values: Sequence[float], upper: Optional[float] = None) -> List[float]:
-    """Values of a list option, each finite, >= 0 (and <= ``upper``), duplicates dropped."""
-    out = []
-    for v in values:
-        if not (v >= 0 and v == v and v != float("inf")) or (upper is not None and v > upper):
-            bound = f"in [0, {upper:g}]" if upper is not None else "finite and >= 0"
-            raise UserError(f"{name} values must be {bound}, got {v:g}")
-        if v not in out:
-            out.append(v)
-    return out
 
 
 def check_classifier_checkpoint(path, hint: str) -> Tuple[Path, Dict[str, Any]]:

@@ -30,6 +30,7 @@ from .attacks import pgd
 from .checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, numpy_rng_state, portable_rng_state, read_checkpoint,
                          save_checkpoint)
 from .config import RESUME_MAY_CHANGE, TrainConfig
+from .errors import TrainingError  # re-exported; torch-free for the tools' error handler
 from .data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
 from .evaluation import autocast_for, evaluate_views
 from .mixup import mixup
@@ -41,10 +42,6 @@ __all__ = ["RunData", "prepare_data", "train", "resolve_device", "TrainingError"
 # The tracked training subset is drawn with this fixed seed, independent of the run's seed,
 # so runs with different seeds are tracked on the same images.
 _TRACK_SUBSET_SEED = 1234
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or continue (e.g. an existing checkpoint without --resume)."""
 
 
 @dataclass
