@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import multiprocessing
 import re
 import sys
 from typing import Any, Callable, Iterable, Optional, Tuple
 
-__all__ = ["UserError", "USER_ERRORS", "exit_on_user_error", "resolve_device", "drop_options", "is_number",
+__all__ = ["UserError", "USER_ERRORS", "exit_on_user_error", "user_errors_across_processes", "resolve_device", "drop_options", "is_number",
            "take_leading_numbers", "take_leading_view_names"]
 
 
@@ -40,10 +41,46 @@ def exit_on_user_error(main: Optional[Callable[..., Any]] = None, *, also: Tuple
                 sys.exit(f"error: {exc}")
             except KeyboardInterrupt:
                 sys.exit("error: interrupted")
+            except Exception as exc:  # noqa: BLE001  a worker's user error arrives as its traceback text
+                message = _worker_user_error(exc)
+                if message is None:
+                    raise
+                sys.exit(f"error: {message}")
 
         return wrapper
 
     return decorate(main) if main is not None else decorate
+
+
+#: Marks a user error raised in a worker process: torch.multiprocessing (what detectron2's
+#: ``launch`` uses for several GPUs) hands the parent only the worker's traceback as text.
+_WORKER_MARK = "hfc_det user error: "
+
+
+def user_errors_across_processes(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap the function ``launch`` runs in each process (a tool's ``main``) so that a user
+    error inside a worker still ends as one ``error: ...`` line: in a worker process the
+    error is re-raised as a marked one-line ``RuntimeError``, which the parent's
+    :func:`exit_on_user_error` finds in the text torch hands it (only the first failing
+    process is reported, so 8 GPUs give one line, not 8). In a single process (one GPU, CPU)
+    the error passes through unchanged."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            if multiprocessing.parent_process() is None:
+                raise
+            raise RuntimeError(_WORKER_MARK + " ".join(str(exc).split())) from None
+
+    return wrapper
+
+
+def _worker_user_error(exc: BaseException) -> Optional[str]:
+    """The one-line message of a marked worker error in ``exc``'s text, else ``None``."""
+    match = re.search(re.escape(_WORKER_MARK) + r"(.+)", str(exc))
+    return match.group(1).strip() if match else None
 
 
 def resolve_device(name: Optional[str]):

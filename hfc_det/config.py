@@ -8,7 +8,6 @@ so a config that trains (with ``SHAPES`` keys) is one that evaluates.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
@@ -16,6 +15,16 @@ from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as detectron2_default_cfg
 
 from hfc_det.data.shapes import ShapesSpec
+# The parser-side names live in the detectron2-free hfc_det.options (so --help needs no torch);
+# re-exported here for code that reads them from the config module.
+from hfc_det.options import (  # noqa: F401
+    CONFIG_DIR,
+    FILTER_STAGES,
+    HFC_SCALINGS,
+    available_configs,
+    check_overrides,
+    resolve_config_file,
+)
 
 __all__ = [
     "add_hfc_config",
@@ -35,18 +44,10 @@ __all__ = [
     "DEFAULT_IMAGES_PER_BATCH",
 ]
 
-#: Where the frequency filter applies (cfg.HFC.FILTER_STAGE).
-FILTER_STAGES = ("before_resize", "after_resize")
-#: How a high-frequency image is scaled before the model (cfg.HFC.HFC_SCALING).
-HFC_SCALINGS = ("none", "max", "minmax")
 #: Kinds of view that cfg.HFC.VIEWS expands over cfg.HFC.RADII ("noise" is the control view
 #: noise_r{R}, hfc_det.noise_control); any other entry is a full view name (band_r8-16,
 #: blur_s2, ...: see hfc_det.views).
 VIEW_KINDS = ("original", "low", "high", "noise")
-
-#: The project's ``configs/`` folder (a source checkout; tools look names up here).
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-
 
 def add_hfc_config(cfg: CN) -> CN:
     """Add the ``cfg.HFC`` and ``cfg.SHAPES`` keys to ``cfg`` (in place; also returned). Idempotent."""
@@ -202,56 +203,6 @@ def views_from_cfg(cfg: CN) -> List[str]:
 
         views += [noise_view_name(r) for r in unique_radii]
     return list(dict.fromkeys(views + named))
-
-
-#: configs/ subfolders that hold classification (not detectron2) configs.
-_NOT_DETECTION = ("cifar",)
-
-
-def available_configs(config_dir: Path = CONFIG_DIR) -> List[str]:
-    """Detection config names ``--config`` accepts: yaml files under ``config_dir``
-    (without suffix), leaving out the classification configs under ``configs/cifar``."""
-    if not config_dir.is_dir():
-        return []
-    names = (p.relative_to(config_dir) for p in config_dir.rglob("*.yaml"))
-    return sorted(str(p.with_suffix("")) for p in names if p.parts[0] not in _NOT_DETECTION)
-
-
-def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str:
-    """``retinanet_R50_FPN`` -> ``configs/retinanet_R50_FPN.yaml``; an existing path as is.
-
-    Raises ``FileNotFoundError`` with a one-line message that lists the known names.
-    """
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return str(path)
-    for candidate in (config_dir / name_or_path, config_dir / f"{name_or_path}.yaml"):
-        if candidate.is_file():
-            return str(candidate)
-    known = ", ".join(available_configs(config_dir)) or "(none)"
-    raise FileNotFoundError(
-        f"unknown config {name_or_path!r}: no such file, and not a name under {config_dir} "
-        f"(available: {known})"
-    )
-
-
-def check_overrides(opts: Sequence) -> None:
-    """Raise a one-line ``ValueError`` for trailing ``KEY VALUE`` overrides yacs would misread:
-    an option placed after them (argparse hands ``... MODEL.DEVICE cpu --fresh`` over as
-    overrides) or an odd number of tokens (yacs would pair a key with the next key, or fail
-    with ``unhashable type: 'list'`` once a tool appends its own pairs)."""
-    opts = list(opts)
-    flags = [o for o in opts if isinstance(o, str) and o.startswith("--")]
-    if flags:
-        raise ValueError(f"bad config override: option {flags[0]} comes after the KEY VALUE overrides; "
-                         f"put every option before them")
-    if len(opts) % 2:
-        raise ValueError(f"bad config override: overrides come in KEY VALUE pairs, but an odd number of "
-                         f"words ({len(opts)}) was given: {' '.join(map(str, opts))}")
-    keys = [k for k in opts[::2] if not isinstance(k, str) or not k[:1].isalpha()]
-    if keys:
-        raise ValueError(f"bad config override: {keys[0]!r} is not a KEY such as MODEL.DEVICE "
-                         f"(overrides come in KEY VALUE pairs)")
 
 
 def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:

@@ -20,8 +20,8 @@ from typing import Dict, Iterable
 
 import numpy as np
 
-from hfc_det.frequency import view_name
-from hfc_det.views import compute_views, parse_view
+# hfc_det.frequency and hfc_det.views (torch) are imported inside the functions that compute
+# views: the tools read HFC_SCALINGS for their --help, which must not wait for torch.
 
 __all__ = [
     "HFC_SCALINGS",
@@ -75,6 +75,8 @@ def views_hwc(image: np.ndarray, names: Iterable[str]) -> Dict[str, np.ndarray]:
     Returns float32 ``HxWxC`` arrays keyed by the view names, in the input's units
     (e.g. 0..255), unclipped.
     """
+    from hfc_det.views import compute_views
+
     hwc = as_float_hwc(image)
     views = compute_views(np.ascontiguousarray(hwc.transpose(2, 0, 1)), names)
     return {name: np.ascontiguousarray(v.transpose(1, 2, 0)) for name, v in views.items()}
@@ -82,6 +84,8 @@ def views_hwc(image: np.ndarray, names: Iterable[str]) -> Dict[str, np.ndarray]:
 
 def split_views_hwc(image: np.ndarray, radii: Iterable[float]) -> Dict[str, np.ndarray]:
     """``original``, ``low_r{R}``, ``high_r{R}`` of an ``HxW[xC]`` picture (:func:`views_hwc`)."""
+    from hfc_det.frequency import view_name
+
     radii = list(radii)
     return views_hwc(image, ["original"] + [view_name(k, r) for r in radii for k in ("low", "high")])
 
@@ -111,6 +115,8 @@ def scale_hfc_for_display(hfc: np.ndarray, scaling: str = "symmetric") -> np.nda
 
 def view_for_display(name: str, image: np.ndarray, hfc_scaling: str = "symmetric") -> np.ndarray:
     """uint8 picture of a view by its name: HFC views are scaled, the others clipped."""
+    from hfc_det.views import parse_view
+
     kind, _ = parse_view(name)
     if kind == "high":
         return scale_hfc_for_display(image, hfc_scaling)

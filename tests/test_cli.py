@@ -35,6 +35,45 @@ def test_exit_on_user_error_keeps_bugs_as_tracebacks():
         bug()
 
 
+@cli.user_errors_across_processes
+def _worker_with_a_user_error(rank, failing_rank):
+    if rank == failing_rank:
+        raise cli.UserError(f"weights junk.pth of rank {rank}:\nnot a checkpoint")
+
+
+@pytest.mark.parametrize("failing_rank", [0, 1])
+def test_a_user_error_in_a_worker_process_is_one_line(failing_rank):
+    """As with detectron2's launch on 2 GPUs: torch.multiprocessing.spawn hands the parent
+    only the failing worker's traceback text; the parent still ends with its one line."""
+
+    @cli.exit_on_user_error
+    def parent():
+        torch.multiprocessing.spawn(_worker_with_a_user_error, args=(failing_rank,), nprocs=2)
+
+    with pytest.raises(SystemExit) as exc:
+        parent()
+    assert exc.value.code == f"error: weights junk.pth of rank {failing_rank}: not a checkpoint"
+
+
+def test_a_user_error_in_one_process_passes_through_unchanged():
+    with pytest.raises(cli.UserError, match="of rank 0:\nnot a checkpoint"):
+        _worker_with_a_user_error(0, 0)
+
+
+def test_a_bug_in_a_worker_process_keeps_its_traceback():
+    @cli.exit_on_user_error
+    def parent():
+        torch.multiprocessing.spawn(_worker_with_a_bug, nprocs=2)
+
+    with pytest.raises(Exception, match="KeyError"):
+        parent()
+
+
+@cli.user_errors_across_processes
+def _worker_with_a_bug(rank):
+    raise KeyError("a bug, not a user mistake")
+
+
 def test_resolve_device_refuses_cuda_without_a_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cli.resolve_device(None) == torch.device("cpu")

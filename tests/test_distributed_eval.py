@@ -75,6 +75,24 @@ def test_two_processes_resume_a_one_process_run(tmp_path_factory, tmp_path, monk
     assert sorted(new.values(), key=lambda ids: ids[:1]) == inference_shards(data, done)
 
 
+def test_bad_weights_found_by_two_processes_is_one_line(tmp_path, monkeypatch, capfd):
+    """Weights that are not a checkpoint, found inside the worker processes (as with
+    ``--num-gpus 2``): the tool ends with the first worker's one line, no traceback."""
+    from coco_fixture import make_coco_fixture
+    from hfc_det.cli import exit_on_user_error
+
+    data = make_coco_fixture(tmp_path / "data")
+    weights = tmp_path / "junk.pth"
+    weights.write_bytes(bytes(range(256)) * 4)
+    argv = tool_args(data, tmp_path / "o", "--max-images", "2") + ["MODEL.WEIGHTS", str(weights)]
+    with pytest.raises(SystemExit) as exc:
+        exit_on_user_error(run_two_processes)(argv, tmp_path, monkeypatch)
+    message = str(exc.value.code)
+    assert message.startswith(f"error: cannot load weights {weights}: not a detectron2 or PyTorch checkpoint")
+    assert "\n" not in message
+    assert "Traceback" not in capfd.readouterr().err
+
+
 @pytest.mark.slow
 def test_two_processes_equal_one(tmp_path_factory, tmp_path, monkeypatch):
     data, reference = fixture_and_reference(tmp_path_factory)

@@ -15,8 +15,6 @@ from tqdm import tqdm
 from hfc_det.atomic import write_json_atomic
 from hfc_det.cli import exit_on_user_error
 from hfc_det.display import HFC_SCALINGS
-from hfc_det.sample_images import bundled_photos
-from hfc_det.visualization.spectrum import save_frequency_grid
 
 
 def parse_args(argv=None):
@@ -36,6 +34,10 @@ def main(argv=None):
     args = parse_args(argv)
     if any(r <= 0 for r in args.radii):
         raise ValueError(f"radii must be > 0, got {args.radii}")
+    # after the argument checks: --help and argument errors need neither torch nor matplotlib
+    from hfc_det.sample_images import bundled_photos
+    from hfc_det.visualization.spectrum import save_frequency_grid
+
     photos = bundled_photos(args.photos)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,27 +22,23 @@ from pathlib import Path
 # as anything else shares the cores (measured: 20x on a shared 2-core machine).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import hfc_det.compat  # noqa: E402,F401  (before any detectron2 import)
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
-from detectron2.utils import comm  # noqa: E402
-
-from hfc_det.config import (  # noqa: E402
+# Only what the parser needs: --help and argument errors answer without torch or detectron2
+# (those load in setup(), after parsing).
+from hfc_det.cli import (  # noqa: E402
+    drop_options,
+    exit_on_user_error,
+    take_leading_numbers,
+    take_leading_view_names,
+    user_errors_across_processes,
+)
+from hfc_det.options import (  # noqa: E402
+    COCO_BACKENDS,
     FILTER_STAGES,
     HFC_SCALINGS,
     available_configs,
-    check_device,
     check_overrides,
-    get_cfg,
+    launch_argument_parser,
     resolve_config_file,
-)
-from hfc_det.cli import drop_options, exit_on_user_error, take_leading_numbers, take_leading_view_names  # noqa: E402
-from hfc_det.data import resolve_dataset  # noqa: E402
-from hfc_det.evaluation.coco_backends import COCO_BACKENDS, check_backend  # noqa: E402
-from hfc_det.evaluation.run import dataset_files  # noqa: E402
-from hfc_det.evaluation.store import (  # noqa: E402
-    FINGERPRINT_FILE,
-    prepare_output,
-    run_fingerprint,
 )
 
 EPILOG = f"""
@@ -81,7 +77,7 @@ views: original, low (low_rR), high (high_rR), noise (noise_rR: the control, the
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = default_argument_parser(epilog=EPILOG)
+    parser = launch_argument_parser(epilog=EPILOG)  # detectron2's default_argument_parser
     drop_options(parser, ("resume", "eval_only"))  # training options: nothing to resume or skip here
     parser.description = (
         "Evaluate a detector on the original images and their low/high-frequency views; "
@@ -151,6 +147,10 @@ def parse_args(argv=None):
 
 def setup(args):
     """Config and dataset from the arguments; raises one-line errors for user mistakes."""
+    from hfc_det.config import check_device, get_cfg
+    from hfc_det.data import resolve_dataset
+    from hfc_det.evaluation.coco_backends import check_backend
+
     if args.max_images is not None and args.max_images < 1:
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
     if args.save_every < 1:
@@ -195,9 +195,14 @@ def setup(args):
     return cfg, config_file, dataset
 
 
+@user_errors_across_processes  # with several GPUs main runs in worker processes
 def main(args):
+    import hfc_det.compat  # noqa: F401  (before any detectron2 import; main may run in a new process)
+    from detectron2.utils import comm
+
     from hfc_det.evaluation.outputs import format_table, write_outputs
     from hfc_det.evaluation.run import evaluate_views, run_metadata
+    from hfc_det.evaluation.store import FINGERPRINT_FILE
     from hfc_det.run_logging import setup_run
 
     cfg, config_file, dataset = setup(args)
@@ -222,6 +227,12 @@ def main(args):
 @exit_on_user_error  # also OSError: e.g. model-zoo weights cannot be downloaded offline
 def cli(argv=None):
     args = parse_args(argv)
+    import hfc_det.compat  # noqa: F401  (before any detectron2 import)
+    from detectron2.engine import launch
+
+    from hfc_det.evaluation.run import dataset_files
+    from hfc_det.evaluation.store import prepare_output, run_fingerprint
+
     cfg, _, dataset = setup(args)  # check every user input once, before any process starts
     if not args.fresh:  # a folder of another run: say so now, not from inside a worker
         prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)

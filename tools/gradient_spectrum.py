@@ -26,10 +26,9 @@ import argparse
 import os
 import sys
 
-from hfc_det.classification.gradients import classifier_gradient_spectrum
-from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set, model_labels
 from hfc_det.cli import UserError, exit_on_user_error, resolve_device
-from hfc_det.spectrum_plots import write_spectra
+
+# the models' packages (torch, detectron2) load after parsing: --help answers at once
 
 
 def parse_args(argv=None):
@@ -73,6 +72,8 @@ def main(argv=None):
     else:
         spectra, labels, extra = _classifier(args)
         what = "cross-entropy"
+    from hfc_det.spectrum_plots import write_spectra
+
     os.makedirs(args.output, exist_ok=True)
     record = write_spectra(args.output, spectra, labels, what, extra=extra)
     for label in labels:
@@ -113,6 +114,14 @@ def _detector(args):
 
 
 def _classifier(args):
+    from hfc_det.classification.gradients import classifier_gradient_spectrum
+    from hfc_det.classification.tool_support import (
+        check_classifier_checkpoint,
+        load_models,
+        load_test_set,
+        model_labels,
+    )
+
     device = resolve_device(args.device)
     for path in args.checkpoint:
         check_classifier_checkpoint(path, "this tool takes classifiers")

@@ -24,19 +24,14 @@ import os
 # about 6x in our measurements (2-core machine, other jobs running).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import hfc_det.compat  # noqa: E402,F401  (before detectron2)
-from detectron2.checkpoint import DetectionCheckpointer  # noqa: E402
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
-
-from hfc_det.cli import exit_on_user_error  # noqa: E402
-from hfc_det.config import check_device, get_cfg, resolve_config_file  # noqa: E402
-from hfc_det.data.annotations import check_coco_annotations  # noqa: E402
-from hfc_det.engine import Trainer, register_project_datasets  # noqa: E402
-from hfc_det.run_logging import setup_run  # noqa: E402
+# Only what the parser needs, so --help and argument errors answer without torch or
+# detectron2; those load in cli()/main() (main may run in a new process per GPU).
+from hfc_det.cli import exit_on_user_error, user_errors_across_processes  # noqa: E402
+from hfc_det.options import launch_argument_parser, resolve_config_file  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = default_argument_parser(epilog=__doc__)
+    parser = launch_argument_parser(epilog=__doc__)  # detectron2's default_argument_parser
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--register",
@@ -50,6 +45,9 @@ def parse_args(argv=None):
 
 
 def setup(args):
+    from hfc_det.config import get_cfg
+    from hfc_det.run_logging import setup_run
+
     cfg = get_cfg(args.config_file, args.opts)
     cfg.freeze()
     # detectron2's default_setup, without the colour-coded config dump (config.yaml has it);
@@ -60,13 +58,20 @@ def setup(args):
 
 def register_datasets(cfg, args):
     from hfc_det.data.datasets import register_coco_json
+    from hfc_det.engine import register_project_datasets
 
     for name, json_file, image_root in args.register:
         register_coco_json(name, json_file, image_root)
     register_project_datasets(cfg, progress=True)
 
 
+@user_errors_across_processes  # with several GPUs main runs in worker processes
 def main(args):
+    import hfc_det.compat  # noqa: F401  (before detectron2)
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from hfc_det.engine import Trainer
+
     cfg = setup(args)
     register_datasets(cfg, args)
     if args.eval_only:
@@ -88,12 +93,17 @@ def cli(argv=None):
     # A config name (demo/retinanet_R18_FPN_shapes) becomes its path here: the workers and
     # detectron2 open args.config_file as a file.
     args.config_file = resolve_config_file(args.config_file)
+    from hfc_det.config import check_device, get_cfg  # imports detectron2 (after hfc_det.compat)
+    from hfc_det.data.annotations import check_coco_annotations
+
     check_device(get_cfg(args.config_file, args.opts))
     for name, json_file, image_root in args.register:
         for path in (json_file, image_root):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"--register {name}: {path} does not exist")
         check_coco_annotations(json_file)
+    from detectron2.engine import launch
+
     launch(
         main,
         args.num_gpus,
