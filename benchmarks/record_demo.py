@@ -30,7 +30,11 @@ def summarise(demos):
             "run": path,
             "seed": d.get("seed"),
             "model_cached": d.get("model_cached"),
-            **{k: v for k, v in (d.get("seconds") or {}).items()},
+            **{k: v for k, v in (d.get("seconds") or {}).items() if k != "total_s"},
+            # total_s: recorded by tools/demo.py from this change on; older demo.json files
+            # have only the stages (the wall time is then a few seconds more than their sum)
+            "stages_sum_s": round(sum(v for k, v in (d.get("seconds") or {}).items() if k != "total_s"), 1),
+            "total_s": (d.get("seconds") or {}).get("total_s"),
             "load_start": (d.get("load_average") or {}).get("start"),
             "load_end": (d.get("load_average") or {}).get("end"),
             "AP": bbox.get("AP"),

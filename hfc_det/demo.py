@@ -94,6 +94,7 @@ def run_demo(args):
     cache = args.cache or args.output
     cfg.SHAPES.ROOT = os.path.join(cache, "shapes")
     times = {}
+    started = time.time()
     load_at_start = os.getloadavg()[0]  # timings on a shared machine mean little without it
 
     t = time.time()
@@ -123,6 +124,7 @@ def run_demo(args):
         _run_tool("visualize_gain_loss.py", [args.output, *experiment_figure(cache)], "report")
         report = os.path.join(args.output, "report", "index.html")
     times["report_s"] = round(time.time() - t, 1)
+    times["total_s"] = round(time.time() - started, 1)  # the stages and what lies between them
 
     demo = {
         "config": args.config,
