@@ -52,6 +52,22 @@ def test_picture_and_csv(tmp_path):
             assert (r[m] == "" and want is None) or float(r[m]) == pytest.approx(want)
 
 
+def test_a_metric_undefined_for_every_view_gets_no_panel(tmp_path):
+    """No large objects (the demo's shapes): APl is None everywhere, so three columns are
+    drawn, not an empty fourth; the CSV still has the APl column, empty."""
+    from PIL import Image
+
+    no_large = {v: {**m, "APl": None} for v, m in VARIANTS.items()}
+    full = plot_ap_vs_frequency(VARIANTS, tmp_path / "full.png")
+    info = plot_ap_vs_frequency(no_large, tmp_path / "no_large.png")
+    assert full["metrics"] == ["AP", "APs", "APm", "APl"]
+    assert info["metrics"] == ["AP", "APs", "APm"]
+    # the figure is 3.3 inches per column at 100 dpi
+    assert Image.open(tmp_path / "full.png").size[0] - Image.open(tmp_path / "no_large.png").size[0] == 330
+    rows = list(csv.DictReader(open(tmp_path / "no_large.csv")))
+    assert all(r["APl"] == "" for r in rows)
+
+
 def test_fewer_than_three_views_draw_nothing(tmp_path):
     few = {k: v for k, v in VARIANTS.items() if k in ("original", "low_r4", "low_r8", "band_r4-8", "blur_s1")}
     assert plot_ap_vs_frequency(few, tmp_path / "x.png") is None

@@ -85,7 +85,9 @@ def plot_ap_vs_frequency(variants: Mapping[str, Mapping[str, Any]], path: Path,
     ``.csv`` suffix. One column per metric, one row per x axis (radius, sigma).
 
     Returns ``None`` (and writes nothing) when no kind has :data:`MIN_POINTS` views, else a
-    JSON-able dict: ``path``, ``csv``, ``kinds`` (the views drawn per kind), ``rows``.
+    JSON-able dict: ``path``, ``csv``, ``kinds`` (the views drawn per kind), ``metrics`` (the
+    columns drawn: a metric COCO leaves undefined for every view, e.g. APl on a dataset
+    without large objects, gets no empty panel; the CSV keeps it as NaN), ``rows``.
     """
     rows = ap_vs_frequency_rows(variants)
     if not rows:
@@ -94,10 +96,11 @@ def plot_ap_vs_frequency(variants: Mapping[str, Mapping[str, Any]], path: Path,
     original = next((r for r in rows if r["kind"] == "original"), None)
     curves = [r for r in rows if r["kind"] != "original"]
     axes_names = [a for a in ("radius", "sigma") if any(r["axis"] == a for r in curves)]
-    fig = Figure(figsize=(3.3 * len(CURVE_METRICS), 3.0 * len(axes_names) + 0.4))
-    grid = fig.subplots(len(axes_names), len(CURVE_METRICS), squeeze=False)
+    metrics = [m for m in CURVE_METRICS if any(not math.isnan(r[m]) for r in rows)] or list(CURVE_METRICS[:1])
+    fig = Figure(figsize=(3.3 * len(metrics), 3.0 * len(axes_names) + 0.4))
+    grid = fig.subplots(len(axes_names), len(metrics), squeeze=False)
     for row_axes, axis in zip(grid, axes_names):
-        for ax, metric in zip(row_axes, CURVE_METRICS):
+        for ax, metric in zip(row_axes, metrics):
             for kind, style in CURVE_KINDS.items():
                 points = [r for r in curves if r["kind"] == kind and r["axis"] == axis]
                 if points:
@@ -116,4 +119,4 @@ def plot_ap_vs_frequency(variants: Mapping[str, Mapping[str, Any]], path: Path,
     kinds = {}
     for r in curves:
         kinds.setdefault(r["kind"], []).append(r["view"])
-    return {"path": str(path), "csv": str(csv_path), "kinds": kinds, "rows": rows}
+    return {"path": str(path), "csv": str(csv_path), "kinds": kinds, "metrics": metrics, "rows": rows}
