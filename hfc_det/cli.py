@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import functools
 import multiprocessing
+import os
 import re
 import sys
 from typing import Any, Callable, Iterable, Optional, Tuple
 
-__all__ = ["UserError", "USER_ERRORS", "exit_on_user_error", "user_errors_across_processes", "resolve_device", "drop_options", "is_number",
+__all__ = ["UserError", "USER_ERRORS", "OPENMP_WAITING", "configure_openmp_waiting", "exit_on_user_error", "user_errors_across_processes", "resolve_device", "drop_options", "is_number",
            "take_leading_numbers", "take_leading_view_names"]
 
 
@@ -81,6 +82,23 @@ def _worker_user_error(exc: BaseException) -> Optional[str]:
     """The one-line message of a marked worker error in ``exc``'s text, else ``None``."""
     match = re.search(re.escape(_WORKER_MARK) + r"(.+)", str(exc))
     return match.group(1).strip() if match else None
+
+
+#: How the tools' OpenMP threads wait (libgomp, which torch's Linux wheels use): spin briefly,
+#: then sleep. Measured on 2 cores (benchmarks/measure_omp_policy.py, the demo detector, two
+#: runs): on a quiet machine 0.76-0.83x PASSIVE's time per training iteration and 0.86x its
+#: evaluation time; beside two busy processes 0.86-1.02x and 1.05x, where libgomp's default
+#: spin (300 000, what an unset OMP_WAIT_POLICY gives) took 1.33-1.78x and 1.50x: spinning
+#: long is what made CPU runs several times slower on a shared machine, sleeping at once
+#: (PASSIVE, this project's earlier setting) what cost a quarter of the speed on a quiet one.
+OPENMP_WAITING = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}
+
+
+def configure_openmp_waiting(environ=os.environ) -> None:
+    """Set :data:`OPENMP_WAITING` unless the user set either variable. Call before torch is
+    imported (OpenMP reads them once, when it loads)."""
+    if not any(k in environ for k in OPENMP_WAITING):
+        environ.update(OPENMP_WAITING)
 
 
 def resolve_device(name: Optional[str]):

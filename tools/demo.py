@@ -17,14 +17,12 @@ report/index.html, demo.json (seed, stage timings, load average, model folder, v
 shapes/, model_<hash>/.
 """
 import argparse
-import os
 import time
 
-# Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
-# about 6x in our measurements (2-core machine, other jobs running).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, take_leading_numbers  # noqa: E402
 
-from hfc_det.cli import exit_on_user_error, take_leading_numbers  # noqa: E402
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+
 from hfc_det.demo import DEFAULT_CONFIG, DEFAULT_RADII, run_demo  # noqa: E402
 
 

@@ -18,19 +18,19 @@ import os
 import sys
 from pathlib import Path
 
-# Before torch loads OpenMP: busy-waiting threads make a CPU run many times slower as soon
-# as anything else shares the cores (measured: 20x on a shared 2-core machine).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # Only what the parser needs: --help and argument errors answer without torch or detectron2
 # (those load in setup(), after parsing).
-from hfc_det.cli import (  # noqa: E402
+from hfc_det.cli import (
+    configure_openmp_waiting,
     drop_options,
     exit_on_user_error,
     take_leading_numbers,
     take_leading_view_names,
     user_errors_across_processes,
 )
+
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+
 from hfc_det.options import (  # noqa: E402
     COCO_BACKENDS,
     FILTER_STAGES,

@@ -29,9 +29,12 @@ import shutil
 import time
 
 
-from hfc_det import demo  # data -> training -> eval_lfc, cached
+from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, take_leading_numbers
+
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+
+from hfc_det import demo  # noqa: E402  data -> training -> eval_lfc, cached
 from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402
-from hfc_det.cli import exit_on_user_error, take_leading_numbers  # noqa: E402
 
 DEFAULT_AMPLITUDES = [0.06, 0.15]
 DEFAULT_CORRELATIONS = [0.0, 0.5, 1.0]

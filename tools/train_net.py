@@ -20,13 +20,12 @@ import argparse
 import logging
 import os
 
-# Before torch loads OpenMP: on a busy shared CPU, spinning OpenMP threads slowed training
-# about 6x in our measurements (2-core machine, other jobs running).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # Only what the parser needs, so --help and argument errors answer without torch or
 # detectron2; those load in cli()/main() (main may run in a new process per GPU).
-from hfc_det.cli import exit_on_user_error, user_errors_across_processes  # noqa: E402
+from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, user_errors_across_processes  # noqa: E402
+
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+
 from hfc_det.options import launch_argument_parser, resolve_config_file  # noqa: E402
 
 
