@@ -14,8 +14,19 @@ import re
 import sys
 from typing import Any, Callable, Iterable, Optional, Tuple
 
-__all__ = ["UserError", "USER_ERRORS", "OPENMP_WAITING", "configure_openmp_waiting", "exit_on_user_error", "user_errors_across_processes", "resolve_device", "drop_options", "is_number",
-           "take_leading_numbers", "take_leading_view_names"]
+__all__ = [
+    "UserError",
+    "USER_ERRORS",
+    "OPENMP_WAITING",
+    "configure_openmp_waiting",
+    "exit_on_user_error",
+    "user_errors_across_processes",
+    "resolve_device",
+    "drop_options",
+    "is_number",
+    "take_leading_numbers",
+    "take_leading_view_names",
+]
 
 
 class UserError(ValueError):
