@@ -1,7 +1,6 @@
 """hfc_det.cli (the tools' one error-exit convention and device policy), the one detection
 config entry (hfc_det.config.get_cfg) and the shared divide-by-max rescale."""
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,23 +82,6 @@ def test_openmp_waiting_is_set_unless_the_user_set_it():
         env = dict(mine)
         cli.configure_openmp_waiting(env)
         assert env == mine  # the user's choice, untouched
-
-
-def test_the_tools_set_openmp_waiting_before_torch_loads():
-    """OpenMP reads the variables once, when torch loads it: each tool that trains or
-    evaluates must set them before its first torch import."""
-    import subprocess
-    import sys
-
-    for tool in ("eval_lfc.py", "train_net.py", "demo.py", "texture_experiment.py"):
-        code = ("import os, runpy, sys; os.environ.pop('OMP_WAIT_POLICY', None); "
-                "os.environ.pop('GOMP_SPINCOUNT', None); sys.argv = ['x', '--help']\n"
-                "try:\n    runpy.run_path('tools/%s', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-                "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), 'torch' in sys.modules)"
-                % tool)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             cwd=str(Path(__file__).resolve().parents[1])).stdout.split()[-3:]
-        assert out == ["ACTIVE", "10000", "False"], (tool, out)
 
 
 def test_resolve_device_refuses_cuda_without_a_device(monkeypatch):

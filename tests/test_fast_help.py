@@ -18,7 +18,9 @@ TOOLS = sorted(p.name for p in (ROOT / "tools").glob("*.py"))
 HEAVY = ("torch", "detectron2", "torchvision", "matplotlib")
 
 PROBE = r"""
-import contextlib, io, json, runpy, sys
+import contextlib, io, json, os, runpy, sys
+for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):  # as for a user who set neither
+    os.environ.pop(k, None)
 tool, argv = sys.argv[1], sys.argv[2:]
 sys.argv = [tool] + argv
 out, err = io.StringIO(), io.StringIO()
@@ -29,7 +31,8 @@ with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
     except SystemExit as exc:
         code = exc.code
 print(json.dumps({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),
-                  "loaded": [m for m in %r if m in sys.modules]}))
+                  "loaded": [m for m in %r if m in sys.modules],
+                  "openmp": [os.environ.get(k) for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")]}))
 """ % (HEAVY,)
 
 
@@ -61,6 +64,13 @@ def test_argument_error_is_one_line_without_torch(tool):
     assert ": error: " in lines[-1], r  # argparse's one line (after the usage)
     assert "Traceback" not in r["stderr"]
     assert not [m for m in r["loaded"] if m in ("torch", "detectron2")], f"{tool}: loaded {r['loaded']}"
+
+
+@pytest.mark.parametrize("tool", ["eval_lfc.py", "train_net.py", "demo.py", "texture_experiment.py"])
+def test_tools_that_train_or_evaluate_set_openmp_waiting_before_torch_loads(tool):
+    """OpenMP reads the variables once, when torch loads it: set at import, before torch."""
+    r = probe(tool, "--help")
+    assert r["openmp"] == ["ACTIVE", "10000"] and "torch" not in r["loaded"], r
 
 
 def test_eval_lfc_bad_choice_answers_without_torch():
