@@ -14,7 +14,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["hfc_det", "hfc_det.*"]),
-    include_package_data=True,
+    # The configs ship inside the package (as detectron2 ships its model zoo's), so that
+    # `--config retinanet_R50_FPN` resolves after a non-editable install too.
+    package_data={"hfc_det": ["configs/*.yaml", "configs/*/*.yaml", "configs/*/*/*.yaml"]},
     install_requires=[
         "torch",
         "torchvision",

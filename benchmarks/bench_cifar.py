@@ -32,7 +32,7 @@ from hfc_det.classification.config import TrainConfig  # noqa: E402
 from hfc_det.classification.data import tracked_views  # noqa: E402
 from hfc_det.classification.models import build_model  # noqa: E402
 from hfc_det.classification.training import RunData, evaluate_epoch, train_one_epoch  # noqa: E402
-from hfc_det.cli import resolve_device  # noqa: E402
+from hfc_det.cli.helpers import resolve_device  # noqa: E402
 
 
 class PILDataset(torch.utils.data.Dataset):

@@ -39,7 +39,7 @@ import hfc_det.compat  # noqa: E402,F401
 from detectron2.data import DatasetCatalog, build_detection_test_loader  # noqa: E402
 from detectron2.evaluation import COCOEvaluator, inference_on_dataset  # noqa: E402
 
-from coco_fixture import make_coco_fixture  # noqa: E402
+from helpers.coco_fixture import make_coco_fixture  # noqa: E402
 from hfc_det.config import get_cfg, views_from_cfg  # noqa: E402
 from hfc_det.data import register_coco_json  # noqa: E402
 from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator  # noqa: E402

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_time, write_result  # noqa: E402
 
-from hfc_det.frequency import frequency_views, radial_mask  # noqa: E402
+from hfc_det.views.frequency import frequency_views, radial_mask  # noqa: E402
 
 
 def authors_loop(images_nhwc: np.ndarray, mask: np.ndarray):

@@ -7,7 +7,7 @@ per second), for the digits LeNet and for the demo detector.
    hfc_det.classification.fourier_heatmap.classifier_heatmap; compared with the obvious
    loop (one image at a time: perturb with numpy, one forward pass).
 2. detector: the demo RetinaNet-R18-FPN (random init) on --det-size px images: the
-   fourier_u*_v*_e* views of one image made by hfc_det.views.compute_views and detected
+   fourier_u*_v*_e* views of one image made by hfc_det.views.grammar.compute_views and detected
    as one batch, as eval_lfc.py does, in views x images per second.
 
 Writes benchmarks/results/heatmap_<device>.json.
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common import best_time, write_result  # noqa: E402
-from hfc_det.fourier_basis import fourier_basis, half_grid, perturbation_signs  # noqa: E402
+from hfc_det.views.fourier_basis import fourier_basis, half_grid, perturbation_signs  # noqa: E402
 
 
 def bench_classifier(args, device):
@@ -69,7 +69,7 @@ def bench_detector(args, device):
     import hfc_det.compat  # noqa: F401
     from hfc_det.evaluation.run import build_eval_model
     from hfc_det.config import get_cfg as build_cfg
-    from hfc_det.views import compute_views, fourier_view_name
+    from hfc_det.views.grammar import compute_views, fourier_view_name
 
     cfg = build_cfg("demo/retinanet_R18_FPN_shapes", ["MODEL.WEIGHTS", "", "MODEL.DEVICE", str(device)])
     model = build_eval_model(cfg)

@@ -64,10 +64,10 @@ def run_step(step: str, images: int, subset: int) -> dict:
     """One step in this process; returns its seconds, peak RSS and a checksum of its APs."""
     from bench_per_image_ap import per_image_cocoeval, synthetic_detections
 
-    from hfc_det.evaluation.coco_backends import evaluate_boxes
+    from hfc_det.metrics.coco_backends import evaluate_boxes
     from hfc_det.evaluation.evaluator import results_array
-    from hfc_det.evaluation.coco_backends import per_image_ap
-    from hfc_det.evaluation.per_image_ap import load_results
+    from hfc_det.metrics.coco_backends import per_image_ap
+    from hfc_det.metrics.image_ap import load_results
 
     imports_gb = _rss_gb()  # python + torch + detectron2: there before any detection
     coco_gt, dets = synthetic_detections(images)
@@ -109,8 +109,8 @@ def _strict_and_paired(coco_gt, results, aps) -> float:
     APs shifted by one image, which costs the same as any other original)."""
     import numpy as np
 
-    from hfc_det.evaluation.paired_stats import paired_statistics
-    from hfc_det.evaluation.strict_ap import strict_per_image_ap
+    from hfc_det.metrics.paired_stats import paired_statistics
+    from hfc_det.metrics.strict_ap import strict_per_image_ap
 
     t0 = time.perf_counter()
     strict = strict_per_image_ap(aps, coco_gt, results)

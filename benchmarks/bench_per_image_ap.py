@@ -32,8 +32,8 @@ from pycocotools.coco import COCO  # noqa: E402
 from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 from hfc_det.evaluation.evaluator import results_array  # noqa: E402
-from hfc_det.evaluation.coco_backends import default_backend, per_image_ap  # noqa: E402
-from hfc_det.evaluation.per_image_ap import load_results  # noqa: E402
+from hfc_det.metrics.coco_backends import default_backend, per_image_ap  # noqa: E402
+from hfc_det.metrics.image_ap import load_results  # noqa: E402
 
 
 def synthetic_detections(n_images: int, seed: int = 0, detections_per_image: int = 100):

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from common import machine_info  # noqa: E402
-from hfc_det.atomic import write_json_atomic  # noqa: E402
+from hfc_det.utils.atomic import write_json_atomic  # noqa: E402
 from hfc_det.visualization.parallel import available_cpus, parallel_map  # noqa: E402
 
 H, W = 480, 640
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     t_data = time.perf_counter() - t0
 
     from hfc_det.visualization.report import build_report
-    from hfc_det.results import load_results_folder
+    from hfc_det.metrics.results import load_results_folder
 
     report_dir = out / "report"
     shutil.rmtree(report_dir, ignore_errors=True)  # from scratch: no thumbnail is reused

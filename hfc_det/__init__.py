@@ -24,14 +24,14 @@ Layer map (a module imports only from its own layer or lower-numbered ones; no c
 5. ``tools/``: thin command-line entry points.
 
 ``hfc_det`` itself, ``hfc_det.evaluation`` and ``hfc_det.data`` import their names on first
-use, so their detectron2-free modules load without detectron2 (and ``hfc_det.cli`` and
-``hfc_det.options``, what a tool needs to parse its arguments, without torch).
+use, so their detectron2-free modules load without detectron2 (and ``hfc_det.cli.helpers`` and
+``hfc_det.cli.options``, what a tool needs to parse its arguments, without torch).
 """
-from .lazy import lazy_exports
+from hfc_det.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["split_frequencies", "frequency_views", "radial_mask", "__version__"]
 
-# Imported on first use: ``import hfc_det.cli`` (every tool's first import) must not load
+# Imported on first use: ``import hfc_det.cli.helpers`` (every tool's first import) must not load
 # torch, so that ``--help`` and argument errors answer at once.
-__getattr__, __dir__ = lazy_exports(__name__, {n: ".frequency" for n in __all__[:3]})
+__getattr__, __dir__ = lazy_exports(__name__, {n: "hfc_det.views.frequency" for n in __all__[:3]})

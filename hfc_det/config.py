@@ -15,9 +15,9 @@ from detectron2.config import CfgNode as CN
 from detectron2.config import get_cfg as detectron2_default_cfg
 
 from hfc_det.data.shapes import ShapesSpec
-# The parser-side names live in the detectron2-free hfc_det.options (so --help needs no torch);
+# The parser-side names live in the detectron2-free hfc_det.cli.options (so --help needs no torch);
 # re-exported here for code that reads them from the config module.
-from hfc_det.options import (  # noqa: F401
+from hfc_det.cli.options import (  # noqa: F401
     CONFIG_DIR,
     FILTER_STAGES,
     HFC_SCALINGS,
@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 #: Kinds of view that cfg.HFC.VIEWS expands over cfg.HFC.RADII ("noise" is the control view
-#: noise_r{R}, hfc_det.noise_control); any other entry is a full view name (band_r8-16,
-#: blur_s2, ...: see hfc_det.views).
+#: noise_r{R}, hfc_det.views.noise_control); any other entry is a full view name (band_r8-16,
+#: blur_s2, ...: see hfc_det.views.grammar).
 VIEW_KINDS = ("original", "low", "high", "noise")
 
 def add_hfc_config(cfg: CN) -> CN:
@@ -59,12 +59,12 @@ def add_hfc_config(cfg: CN) -> CN:
     # "low"). One pair of views (low_rR, high_rR) per radius; the paper's COCO run used 128.
     cfg.HFC.RADII = [128]
     # Which views to evaluate: the kinds "original", "low", "high", "noise" (low/high/noise
-    # at every radius of RADII) and any full view name of hfc_det.views: "band_r8-16"
+    # at every radius of RADII) and any full view name of hfc_det.views.grammar: "band_r8-16"
     # (frequencies at distance 8 <= d < 16), "blur_s2" (Gaussian blur, sigma 2 px),
     # "svd_top4", ... Gains and losses are measured against "original", so keep it when you
     # want them. "noise" is the control noise_r{R}: the original plus white noise with the
     # L2 norm (per image and channel) of its HFC at R, seeded by the image id
-    # (hfc_det.noise_control).
+    # (hfc_det.views.noise_control).
     cfg.HFC.VIEWS = ["original", "low", "high"]
     # Where the split applies:
     #   "before_resize": on the decoded image at its own resolution, then every view goes
@@ -81,9 +81,9 @@ def add_hfc_config(cfg: CN) -> CN:
     cfg.HFC.HFC_SCALING = "none"
     # Kernel smoothing (Section 6.3, Eq. 3) of the model's first convolution after its
     # weights load: each 3x3-neighbourhood weight rho (0 = off). Lets the smoothed detector
-    # be evaluated on the same views (hfc_det.smoothing.smooth_first_layer).
+    # be evaluated on the same views (hfc_det.analysis.smoothing.smooth_first_layer).
     cfg.HFC.SMOOTH_RHO = 0.0
-    # Score threshold T of the strict per-image AP (hfc_det.evaluation.strict_ap), in [0, 1]:
+    # Score threshold T of the strict per-image AP (hfc_det.metrics.strict_ap), in [0, 1]:
     # a category with no ground truth in an image but a detection there scoring >= T counts
     # as AP 0 in that image's mean. Changes no detection (a resumed run may change it).
     cfg.HFC.STRICT_SCORE = 0.5
@@ -133,7 +133,7 @@ def num_classes(cfg: CN) -> Optional[Tuple[str, int]]:
 def check_device(cfg: CN) -> None:
     """The one CUDA policy, checked by whatever builds a model from ``cfg`` (eval_lfc's
     setup, the trainer): a cuda ``MODEL.DEVICE`` without a CUDA device is a one-line
-    ``ValueError``, never a silent fall-back to the CPU (:func:`hfc_det.cli.resolve_device`
+    ``ValueError``, never a silent fall-back to the CPU (:func:`hfc_det.cli.helpers.resolve_device`
     is the same policy for the classification tools)."""
     if str(cfg.MODEL.DEVICE).startswith("cuda"):
         import torch
@@ -159,8 +159,8 @@ def views_from_cfg(cfg: CN) -> List[str]:
 
     Raises ``ValueError`` with a one-line message for a bad ``cfg.HFC`` value.
     """
-    from hfc_det.frequency import view_name
-    from hfc_det.views import canonical_view_name
+    from hfc_det.views.frequency import view_name
+    from hfc_det.views.grammar import canonical_view_name
 
     kinds = [str(k) for k in cfg.HFC.VIEWS]
     if not kinds:
@@ -176,7 +176,7 @@ def views_from_cfg(cfg: CN) -> List[str]:
         raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
     if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:
         raise ValueError(f"HFC.HFC_SCALING must be one of {list(HFC_SCALINGS)}, got {cfg.HFC.HFC_SCALING!r}")
-    from hfc_det.evaluation.strict_ap import check_strict_score
+    from hfc_det.metrics.strict_ap import check_strict_score
 
     check_strict_score(cfg.HFC.STRICT_SCORE, "HFC.STRICT_SCORE")
     rho = cfg.HFC.SMOOTH_RHO
@@ -199,7 +199,7 @@ def views_from_cfg(cfg: CN) -> List[str]:
         if kind in kinds:
             views += [view_name(kind, r) for r in unique_radii]
     if "noise" in kinds:
-        from hfc_det.noise_control import noise_view_name
+        from hfc_det.views.noise_control import noise_view_name
 
         views += [noise_view_name(r) for r in unique_radii]
     return list(dict.fromkeys(views + named))

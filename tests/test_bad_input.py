@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import eval_runs
-from coco_fixture import make_coco_fixture
-from eval_runs import fixture_and_reference, load_tool, tool_args
+from helpers import eval_runs
+from helpers.coco_fixture import make_coco_fixture
+from helpers.eval_runs import fixture_and_reference, load_tool, tool_args
 
 
 def one_line_error(proc, *needles):
@@ -148,7 +148,7 @@ class _RunsCode:
 
 
 def _valid_checkpoint_bytes():
-    from tiny_classifier import tiny_checkpoint
+    from helpers.tiny_classifier import tiny_checkpoint
 
     return tiny_checkpoint().read_bytes()
 
@@ -187,7 +187,7 @@ def _write_checkpoint(folder, kind):
     ("runs-code", "could run code: refused"),
 ])
 def test_train_cifar_resume_on_a_broken_checkpoint(tmp_path, kind, why):
-    from cifar_fixture import call_tool_main
+    from helpers.cifar_fixture import call_tool_main
 
     path = _write_checkpoint(tmp_path / "run", kind)
     code = call_tool_main(TRAIN_CIFAR, "--output", str(tmp_path / "run"), "--resume", "--quiet")
@@ -202,7 +202,7 @@ def test_a_checkpoint_that_carries_a_callable_is_refused_without_running_it(tmp_
 
     path = _write_checkpoint(tmp_path / "run", "runs-code")
     marker = tmp_path / "run" / "code-ran"
-    from cifar_fixture import call_tool_main
+    from helpers.cifar_fixture import call_tool_main
 
     code = call_tool_main(ATTACK_CIFAR, "--checkpoint", str(path), "--output", str(tmp_path / "o"))
     assert isinstance(code, str) and "could run code: refused" in code and str(path) in code
@@ -234,7 +234,7 @@ def test_checkpoint_of_the_earlier_format_is_still_read(tmp_path):
     from hfc_det.classification.checkpoint import load_checkpoint, numpy_rng_state, read_checkpoint
     from hfc_det.classification.training import _set_rng_state
 
-    from tiny_classifier import tiny_checkpoint
+    from helpers.tiny_classifier import tiny_checkpoint
 
     state = torch.load(tiny_checkpoint(), weights_only=True)
     np.random.seed(7)
@@ -339,9 +339,9 @@ def _set_cell(lines, row, column, value):
 ], ids=["binary", "ap-7.5", "ap-minus-3", "ap-inf", "ap-text", "only-image-id", "duplicate-id", "no-ap-column",
         "gain-loss-diff", "summary-binary", "summary-list", "detection-score", "detections-not-list"])
 def test_broken_results_file_is_one_line(tmp_path, target, edit, what):
-    from report_fixture import make_output_folder
+    from helpers.report_fixture import make_output_folder
 
-    from cifar_fixture import call_tool_main
+    from helpers.cifar_fixture import call_tool_main
 
     out = make_output_folder(tmp_path)
     path = out / target
@@ -355,7 +355,7 @@ def test_broken_results_file_subprocess(tmp_path):
     import subprocess
     import sys
 
-    from report_fixture import make_output_folder
+    from helpers.report_fixture import make_output_folder
 
     out = make_output_folder(tmp_path)
     (out / "per_image_ap.csv").write_bytes(bytes(range(256)) * 4)
@@ -368,7 +368,7 @@ def test_broken_results_file_subprocess(tmp_path):
 def test_a_write_that_fails_names_the_file_and_leaves_nothing(tmp_path):
     import errno
 
-    from hfc_det.atomic import write_atomic, write_json_atomic
+    from hfc_det.utils.atomic import write_atomic, write_json_atomic
 
     path = tmp_path / "summary.json"
     write_json_atomic(path, {"before": 1})
@@ -450,7 +450,7 @@ def test_odd_overrides_subprocess(tmp_path):
 
 
 def test_train_cifar_resume_without_a_checkpoint_warns(tmp_path, capsys):
-    from cifar_fixture import call_tool_main
+    from helpers.cifar_fixture import call_tool_main
 
     out = tmp_path / "run"
     code = call_tool_main(TRAIN_CIFAR, "--output", str(out), "--resume", "--dataset", "digits", "--model", "lenet",
@@ -462,9 +462,9 @@ def test_train_cifar_resume_without_a_checkpoint_warns(tmp_path, capsys):
 
 
 def test_report_refuses_a_broken_ground_truth_file(tmp_path):
-    from report_fixture import make_output_folder
+    from helpers.report_fixture import make_output_folder
 
-    from cifar_fixture import call_tool_main
+    from helpers.cifar_fixture import call_tool_main
 
     out = make_output_folder(tmp_path)
     gt = Path(json.loads((out / "summary.json").read_text())["dataset"]["json_file"])

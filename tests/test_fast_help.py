@@ -91,7 +91,7 @@ def test_launch_parser_matches_detectron2_default_argument_parser():
     import hfc_det.compat  # noqa: F401
     from detectron2.engine import default_argument_parser
 
-    from hfc_det.options import launch_argument_parser
+    from hfc_det.cli.options import launch_argument_parser
 
     ours, theirs = launch_argument_parser(epilog="x"), default_argument_parser(epilog="x")
     assert _options(ours) == _options(theirs)
@@ -105,11 +105,12 @@ def test_launch_parser_matches_detectron2_default_argument_parser():
 
 
 def test_config_module_reexports_the_options():
-    from hfc_det import config, options
+    from hfc_det import config
+    from hfc_det.cli import options
 
     for name in ("FILTER_STAGES", "HFC_SCALINGS", "CONFIG_DIR", "available_configs", "resolve_config_file",
                  "check_overrides"):
         assert getattr(config, name) is getattr(options, name)
-    from hfc_det.evaluation import coco_backends
+    from hfc_det.metrics import coco_backends
 
     assert coco_backends.COCO_BACKENDS is options.COCO_BACKENDS

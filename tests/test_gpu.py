@@ -33,7 +33,7 @@ def _evaluate(name, device, images_per_batch=1, amp=False):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from coco_fixture import make_coco_fixture
+    from helpers.coco_fixture import make_coco_fixture
     from hfc_det.data import resolve_dataset
 
     json_file, image_root = make_coco_fixture(tmp_path_factory.mktemp("gpu"))

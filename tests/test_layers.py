@@ -1,11 +1,12 @@
-"""The layer map of ``hfc_det/__init__.py``, enforced.
+"""The layer map of ``hfc_det/__init__.py``, folder by folder, enforced.
 
-1. The core, the results/metrics layer, the shapes generator and the classification
-   toolkit (with its tools) import without detectron2: each module is imported in a fresh
-   interpreter, which then must not have ``detectron2`` in ``sys.modules``.
-2. The package has no import cycle: the module graph is read from the source with
-   ``ast`` (imports inside functions included), so a cycle hidden in a function body,
-   which Python tolerates at run time, still fails here.
+1. Every module of the package sits in a layer (:data:`LAYERS`, by folder) and imports
+   only from its own layer or lower ones; the import graph is read from the source with
+   ``ast`` (imports inside functions included).
+2. The layers below detectron2's, the classification toolkit and the detectron2-free
+   tools import without detectron2: each is imported in a fresh interpreter, which then
+   must not have ``detectron2`` in ``sys.modules``.
+3. The package has no import cycle.
 """
 import ast
 import json
@@ -19,44 +20,66 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hfc_det"
 
-# Each entry also covers what it imports (a subpackage's __init__ included), so the list
-# names the layers' tops: visualization.report covers plots, report_html, spectrum. (The
-# classification tools import their heavy modules only after parsing, so those are listed.)
-DETECTRON2_FREE_MODULES = [
+#: The layer of every folder (and root module) of the package. A module imports only from
+#: its own layer or a lower one. Layers 1-2 and ``classification`` never import detectron2.
+LAYERS = {
+    # 1. foundations: numpy/torch (matplotlib for analysis pictures), no detectron2
+    "hfc_det.utils": 1,
+    "hfc_det.cli": 1,
+    "hfc_det.views": 1,
+    "hfc_det.analysis": 1,
+    # 2. results and metrics: no detectron2
+    "hfc_det.metrics": 2,
+    # 3. classification (no detectron2) | detection (detectron2, after hfc_det.compat)
+    "hfc_det.classification": 3,
+    "hfc_det.compat": 3,
+    "hfc_det.config": 3,
+    "hfc_det.data": 3,
+    "hfc_det.evaluation": 3,
+    "hfc_det.engine": 3,
+    # 4. read results and draw, or orchestrate the layers below
+    "hfc_det.visualization": 4,
+    "hfc_det.experiments": 4,
+}
+#: Layers whose folders must load without detectron2 (checked module by module).
+DETECTRON2_FREE_LAYERS = (1, 2)
+DETECTRON2_FREE_FOLDERS = ("hfc_det.classification",)
+#: detectron2-free modules of the detectron2 layer that tools and tests import on their own.
+DETECTRON2_FREE_EXTRA = [
     "hfc_det",
-    "hfc_det.frequency",
-    "hfc_det.views",
-    "hfc_det.svd",
-    "hfc_det.smoothing",
-    "hfc_det.display",
-    "hfc_det.results",
-    "hfc_det.cli",
-    "hfc_det.options",
-    "hfc_det.evaluation.per_image_ap",
-    "hfc_det.evaluation.coco_backends",
+    "hfc_det.data.shapes",
     "hfc_det.evaluation.store",
     "hfc_det.evaluation.batching",
-    "hfc_det.data.shapes",
-    "hfc_det.data.annotations",
-    "hfc_det.classification",
-    "hfc_det.classification.hfc_examples",
-    "hfc_det.classification.kernel_pictures",
     "hfc_det.visualization.report",
-    "hfc_det.fourier_basis",
-    "hfc_det.gradient_spectrum",
-    "hfc_det.heatmap",
-    "hfc_det.spectrum_plots",
-    "hfc_det.classification.fourier_heatmap",
-    "hfc_det.classification.gradients",
-    "hfc_det.classification.catalog",
-    "hfc_det.classification.tool_options",
-    "hfc_det.classification.errors",
-    "hfc_det.classification.training",
-    "hfc_det.classification.experiments",
-    "hfc_det.classification.robustness",
-    "hfc_det.classification.tool_support",
     "hfc_det.visualization.ap_curves",
 ]
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str):
+    """The layer of a package module (the package face ``hfc_det`` itself has none)."""
+    for prefix, layer in LAYERS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return layer
+    return None
+
+
+def _all_modules():
+    return sorted(_module_name(p, PACKAGE.parent) for p in PACKAGE.rglob("*.py"))
+
+
+def _detectron2_free_modules():
+    found = [m for m in _all_modules()
+             if layer_of(m) in DETECTRON2_FREE_LAYERS or m.startswith(DETECTRON2_FREE_FOLDERS)]
+    return found + DETECTRON2_FREE_EXTRA
+
+
 # The classification tools and the shapes generator, imported as modules (their main()
 # does not run): what they import at the top must not pull detectron2 in either.
 DETECTRON2_FREE_TOOLS = [
@@ -90,7 +113,7 @@ def _detectron2_modules_after_import(target: str):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("module", DETECTRON2_FREE_MODULES)
+@pytest.mark.parametrize("module", _detectron2_free_modules())
 def test_module_imports_without_detectron2(module):
     assert _detectron2_modules_after_import(module) == []
 
@@ -104,13 +127,6 @@ def test_probe_sees_detectron2_where_it_is_imported():
     """The probe can fail: a detection module does bring detectron2 in."""
     pytest.importorskip("detectron2")
     assert "detectron2" in _detectron2_modules_after_import("hfc_det.evaluation.evaluator")
-
-
-def _module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
 
 
 def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
@@ -188,6 +204,45 @@ def test_find_cycle_finds_one_inside_a_function(tmp_path):
 
 def test_package_has_no_import_cycle():
     graph = import_graph()
-    assert "hfc_det.frequency" in graph and len(graph) > 30
+    assert "hfc_det.views.frequency" in graph and len(graph) > 30
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_every_module_has_a_layer():
+    """A new folder must be placed on the map before it can hold code."""
+    unplaced = [m for m in _all_modules() if m != "hfc_det" and layer_of(m) is None]
+    assert unplaced == []
+
+
+def test_root_holds_only_the_package_face():
+    root_modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert root_modules == ["__init__.py", "compat.py", "config.py"]
+
+
+def upward_imports(graph):
+    """``[(module, imported)]`` where a module imports from a higher layer."""
+    bad = []
+    for module, targets in graph.items():
+        here = layer_of(module)
+        if here is None:
+            continue
+        bad += [(module, t) for t in sorted(targets) if (layer_of(t) or 0) > here]
+    return sorted(bad)
+
+
+def test_no_import_goes_up_a_layer():
+    graph = import_graph()
+    assert upward_imports(graph) == []
+
+
+def test_upward_import_check_can_fail(tmp_path):
+    """The layer check finds an import from layer 1 (views) up into layer 3 (evaluation)."""
+    pkg = tmp_path / "hfc_det"
+    for folder in ("views", "evaluation"):
+        (pkg / folder).mkdir(parents=True)
+        (pkg / folder / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "evaluation" / "run.py").write_text("from hfc_det.views.grammar import f\n")
+    (pkg / "views" / "grammar.py").write_text("def f():\n    from hfc_det.evaluation import run\n")
+    assert upward_imports(import_graph(pkg)) == [("hfc_det.views.grammar", "hfc_det.evaluation.run")]

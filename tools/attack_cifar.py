@@ -22,8 +22,8 @@ from pathlib import Path
 # Only what the parser and the argument checks need: --help and argument errors answer
 # without torch (it loads in main(), after the checks).
 from hfc_det.classification.tool_options import add_data_arguments, add_smoothed_models_arguments, check_nonnegative
-from hfc_det.cli import UserError, exit_on_user_error, resolve_device
-from hfc_det.atomic import write_json_atomic, write_text_atomic
+from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
+from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
 
 
 def parse_args(argv=None):

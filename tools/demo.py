@@ -19,11 +19,11 @@ shapes/, model_<hash>/.
 import argparse
 import time
 
-from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, take_leading_numbers  # noqa: E402
+from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, take_leading_numbers  # noqa: E402
 
-configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
 
-from hfc_det.demo import DEFAULT_CONFIG, DEFAULT_RADII, run_demo  # noqa: E402
+from hfc_det.experiments.demo import DEFAULT_CONFIG, DEFAULT_RADII, run_demo  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hfc_det.atomic import write_json_atomic
-from hfc_det.cli import exit_on_user_error
-from hfc_det.display import HFC_SCALINGS
+from hfc_det.utils.atomic import write_json_atomic
+from hfc_det.cli.helpers import exit_on_user_error
+from hfc_det.views.display import HFC_SCALINGS
 
 
 def parse_args(argv=None):
@@ -35,7 +35,7 @@ def main(argv=None):
     if any(r <= 0 for r in args.radii):
         raise ValueError(f"radii must be > 0, got {args.radii}")
     # after the argument checks: --help and argument errors need neither torch nor matplotlib
-    from hfc_det.sample_images import bundled_photos
+    from hfc_det.utils.sample_images import bundled_photos
     from hfc_det.visualization.spectrum import save_frequency_grid
 
     photos = bundled_photos(args.photos)

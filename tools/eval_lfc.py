@@ -20,7 +20,7 @@ from pathlib import Path
 
 # Only what the parser needs: --help and argument errors answer without torch or detectron2
 # (those load in setup(), after parsing).
-from hfc_det.cli import (
+from hfc_det.cli.helpers import (
     configure_openmp_waiting,
     drop_options,
     exit_on_user_error,
@@ -29,9 +29,9 @@ from hfc_det.cli import (
     user_errors_across_processes,
 )
 
-configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
 
-from hfc_det.options import (  # noqa: E402
+from hfc_det.cli.options import (  # noqa: E402
     COCO_BACKENDS,
     FILTER_STAGES,
     HFC_SCALINGS,
@@ -149,7 +149,7 @@ def setup(args):
     """Config and dataset from the arguments; raises one-line errors for user mistakes."""
     from hfc_det.config import check_device, get_cfg
     from hfc_det.data import resolve_dataset
-    from hfc_det.evaluation.coco_backends import check_backend
+    from hfc_det.metrics.coco_backends import check_backend
 
     if args.max_images is not None and args.max_images < 1:
         raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
@@ -172,7 +172,7 @@ def setup(args):
     if args.smooth_rho is not None:
         opts += ["HFC.SMOOTH_RHO", float(args.smooth_rho)]
     if args.strict_score is not None:
-        from hfc_det.evaluation.strict_ap import check_strict_score
+        from hfc_det.metrics.strict_ap import check_strict_score
 
         opts += ["HFC.STRICT_SCORE", check_strict_score(args.strict_score)]
     if args.images_per_batch is not None:
@@ -203,7 +203,7 @@ def main(args):
     from hfc_det.evaluation.outputs import format_table, write_outputs
     from hfc_det.evaluation.run import evaluate_views, run_metadata
     from hfc_det.evaluation.store import FINGERPRINT_FILE
-    from hfc_det.run_logging import setup_run
+    from hfc_det.engine.run_logging import setup_run
 
     cfg, config_file, dataset = setup(args)
     args.config_file = config_file

@@ -24,8 +24,8 @@ from pathlib import Path
 # without torch or matplotlib (they load in main(), after the checks).
 from hfc_det.classification.catalog import dataset_info
 from hfc_det.classification.tool_options import add_data_arguments, check_nonnegative
-from hfc_det.cli import UserError, exit_on_user_error, resolve_device
-from hfc_det.atomic import atomic_path, write_json_atomic
+from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
+from hfc_det.utils.atomic import atomic_path, write_json_atomic
 
 
 def parse_args(argv=None):
@@ -84,7 +84,7 @@ def main(argv=None):
         view_probabilities,
     )
     from hfc_det.classification.tool_support import load_models, load_test_set
-    from hfc_det.views import split_view_names
+    from hfc_det.views.grammar import split_view_names
 
     device = resolve_device(args.device)
     (model, config), = load_models([args.checkpoint], device)

@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hfc_det.cli import UserError, exit_on_user_error, resolve_device
+from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
 
-# hfc_det.fourier_basis and hfc_det.heatmap (torch) load after parsing: --help answers at once.
+# hfc_det.views.fourier_basis and hfc_det.analysis.heatmap (torch) load after parsing: --help answers at once.
 
 TOOLS = Path(__file__).resolve().parent
 
@@ -78,8 +78,8 @@ def _classifier(args, settings, out: Path):
 
     from hfc_det.classification.fourier_heatmap import classifier_heatmap
     from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set
-    from hfc_det.fourier_basis import check_grid
-    from hfc_det.heatmap import write_heatmap
+    from hfc_det.views.fourier_basis import check_grid
+    from hfc_det.analysis.heatmap import write_heatmap
 
     file, state = check_classifier_checkpoint(args.checkpoint, "for a detector's weights use --config NAME "
                                               "MODEL.WEIGHTS FILE")
@@ -100,10 +100,10 @@ def _classifier(args, settings, out: Path):
 
 
 def _detector(args, settings, out: Path, forwarded):
-    from hfc_det.fourier_basis import half_grid
-    from hfc_det.heatmap import write_heatmap
-    from hfc_det.results import load_results_folder as load_results
-    from hfc_det.views import fourier_view_name
+    from hfc_det.views.fourier_basis import half_grid
+    from hfc_det.analysis.heatmap import write_heatmap
+    from hfc_det.metrics.results import load_results_folder as load_results
+    from hfc_det.views.grammar import fourier_view_name
 
     if args.seed != 0:
         raise UserError("--seed: a detector's heat map uses the fourier views' fixed seed 0")
@@ -150,8 +150,8 @@ def main(argv=None):
     args, forwarded = parser.parse_known_args(argv)
     if args.checkpoint and forwarded:
         parser.error(f"unrecognized arguments: {' '.join(forwarded)}")
-    from hfc_det.fourier_basis import check_eps, check_grid
-    from hfc_det.heatmap import PARTIAL_FILE
+    from hfc_det.views.fourier_basis import check_eps, check_grid
+    from hfc_det.analysis.heatmap import PARTIAL_FILE
 
     check_eps(args.eps)
     check_grid(args.grid, args.step, 2 * args.grid, 2 * args.grid)  # the image size is checked later

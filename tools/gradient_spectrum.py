@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 
-from hfc_det.cli import UserError, exit_on_user_error, resolve_device
+from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
 
 # the models' packages (torch, detectron2) load after parsing: --help answers at once
 
@@ -72,7 +72,7 @@ def main(argv=None):
     else:
         spectra, labels, extra = _classifier(args)
         what = "cross-entropy"
-    from hfc_det.spectrum_plots import write_spectra
+    from hfc_det.analysis.spectrum_plots import write_spectra
 
     os.makedirs(args.output, exist_ok=True)
     record = write_spectra(args.output, spectra, labels, what, extra=extra)

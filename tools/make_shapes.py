@@ -7,7 +7,7 @@ The same options give the same bytes; an existing folder for the same options is
 import argparse
 
 
-from hfc_det.cli import exit_on_user_error
+from hfc_det.cli.helpers import exit_on_user_error
 from hfc_det.data.shapes import SHAPE_CLASSES, ShapesSpec, make_shapes_dataset
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 # main(), after parsing).
 from hfc_det.classification.catalog import DATASETS, MODEL_NAMES, list_suites
 from hfc_det.classification.errors import TrainingError
-from hfc_det.cli import exit_on_user_error
+from hfc_det.cli.helpers import exit_on_user_error
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,12 +29,12 @@ import shutil
 import time
 
 
-from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, take_leading_numbers
+from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, take_leading_numbers
 
-configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
 
-from hfc_det import demo  # noqa: E402  data -> training -> eval_lfc, cached
-from hfc_det.atomic import write_json_atomic, write_text_atomic  # noqa: E402
+from hfc_det.experiments import demo  # noqa: E402  data -> training -> eval_lfc, cached
+from hfc_det.utils.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 DEFAULT_AMPLITUDES = [0.06, 0.15]
 DEFAULT_CORRELATIONS = [0.0, 0.5, 1.0]
@@ -96,7 +96,7 @@ def _cell_identity(args, model_dir):
 
 def _model_dir(args, opts):
     from hfc_det.config import get_cfg
-    from hfc_det.engine import config_hash
+    from hfc_det.engine.training import config_hash
 
     return os.path.join(args.cache, f"model_{config_hash(get_cfg(args.config, opts))}")
 
@@ -104,7 +104,7 @@ def _model_dir(args, opts):
 def run_cell(args, amplitude, correlation):
     """One cell's numbers; reused from ``<cell>/cell.json`` when the same model was evaluated
     the same way (the evaluation takes minutes on a CPU)."""
-    from hfc_det.evaluation.texture_experiment import cell_key
+    from hfc_det.experiments.texture import cell_key
 
     folder = os.path.join(args.output, cell_key(amplitude, correlation))
     cell_file = os.path.join(folder, "cell.json")
@@ -121,8 +121,8 @@ def run_cell(args, amplitude, correlation):
 
 
 def _evaluate_cell(args, amplitude, correlation, folder):
-    from hfc_det.evaluation.cue_conflict import cue_conflict_metrics
-    from hfc_det.evaluation.texture_experiment import cell_summary
+    from hfc_det.experiments.cue_conflict import cue_conflict_metrics
+    from hfc_det.experiments.texture import cell_summary
 
     run = argparse.Namespace(output=os.path.join(folder, "val"), cache=args.cache, config=args.config,
                              radius=args.radius, max_images=args.max_images, no_report=True,
@@ -150,7 +150,7 @@ def _json_safe(x):
 
 
 def write_results(args, cells, skipped, t0):
-    from hfc_det.evaluation.texture_experiment import results_table
+    from hfc_det.experiments.texture import results_table
     from hfc_det.visualization.plots import plot_texture_experiment
 
     os.makedirs(args.output, exist_ok=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 # main(), after parsing).
 from hfc_det.classification.catalog import DATASETS, MODEL_NAMES
 from hfc_det.classification.errors import TrainingError
-from hfc_det.cli import exit_on_user_error
+from hfc_det.cli.helpers import exit_on_user_error
 
 S = argparse.SUPPRESS  # unset flags stay absent, so a --config file or checkpoint keeps its values
 

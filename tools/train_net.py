@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train (or evaluate) a detectron2 model with one of this project's configs.
 
-detectron2's usual entry point (default_argument_parser, launch, and hfc_det.run_logging.setup_run in
+detectron2's usual entry point (default_argument_parser, launch, and hfc_det.engine.run_logging.setup_run in
 place of default_setup: no config dump on the terminal, config.yaml has it) with the
 project's config keys (HFC.*, SHAPES.*) and datasets: the synthetic `shapes_train` /
 `shapes_val` (generated on first use under SHAPES.ROOT), detectron2's builtin names
@@ -22,11 +22,11 @@ import os
 
 # Only what the parser needs, so --help and argument errors answer without torch or
 # detectron2; those load in cli()/main() (main may run in a new process per GPU).
-from hfc_det.cli import configure_openmp_waiting, exit_on_user_error, user_errors_across_processes  # noqa: E402
+from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, user_errors_across_processes  # noqa: E402
 
-configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.OPENMP_WAITING says why)
+configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
 
-from hfc_det.options import launch_argument_parser, resolve_config_file  # noqa: E402
+from hfc_det.cli.options import launch_argument_parser, resolve_config_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -45,7 +45,7 @@ def parse_args(argv=None):
 
 def setup(args):
     from hfc_det.config import get_cfg
-    from hfc_det.run_logging import setup_run
+    from hfc_det.engine.run_logging import setup_run
 
     cfg = get_cfg(args.config_file, args.opts)
     cfg.freeze()
@@ -57,7 +57,7 @@ def setup(args):
 
 def register_datasets(cfg, args):
     from hfc_det.data.datasets import register_coco_json
-    from hfc_det.engine import register_project_datasets
+    from hfc_det.engine.training import register_project_datasets
 
     for name, json_file, image_root in args.register:
         register_coco_json(name, json_file, image_root)
@@ -69,7 +69,7 @@ def main(args):
     import hfc_det.compat  # noqa: F401  (before detectron2)
     from detectron2.checkpoint import DetectionCheckpointer
 
-    from hfc_det.engine import Trainer
+    from hfc_det.engine.training import Trainer
 
     cfg = setup(args)
     register_datasets(cfg, args)
@@ -93,7 +93,7 @@ def cli(argv=None):
     # detectron2 open args.config_file as a file.
     args.config_file = resolve_config_file(args.config_file)
     from hfc_det.config import check_device, get_cfg  # imports detectron2 (after hfc_det.compat)
-    from hfc_det.data.annotations import check_coco_annotations
+    from hfc_det.metrics.annotations import check_coco_annotations
 
     check_device(get_cfg(args.config_file, args.opts))
     for name, json_file, image_root in args.register:

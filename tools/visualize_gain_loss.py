@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 
-from hfc_det.cli import exit_on_user_error
-from hfc_det.display import HFC_SCALINGS
+from hfc_det.cli.helpers import exit_on_user_error
+from hfc_det.views.display import HFC_SCALINGS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from hfc_det.visualization.report import build_report
-    from hfc_det.results import load_results_folder
+    from hfc_det.metrics.results import load_results_folder
 
     start = time.perf_counter()
     if args.workers is not None and args.workers < 1:

@@ -24,8 +24,8 @@ from pathlib import Path
 # Only what the parser and the argument checks need: --help and argument errors answer
 # without torch or matplotlib (they load in main(), after the checks).
 from hfc_det.classification.tool_options import add_smoothed_models_arguments, check_nonnegative
-from hfc_det.cli import UserError, exit_on_user_error
-from hfc_det.atomic import write_json_atomic
+from hfc_det.cli.helpers import UserError, exit_on_user_error
+from hfc_det.utils.atomic import write_json_atomic
 
 
 def parse_args(argv=None):
@@ -47,7 +47,7 @@ def main(argv=None):
     # torch and matplotlib load only now, after the arguments are checked
     from hfc_det.classification.kernel_pictures import save_kernel_figure
     from hfc_det.classification.tool_support import load_models, model_labels
-    from hfc_det.smoothing import first_conv, smooth_kernels
+    from hfc_det.analysis.smoothing import first_conv, smooth_kernels
 
     loaded = load_models(args.checkpoint, "cpu")
     labels = model_labels(args.checkpoint, [c for _, c in loaded], args.label)

@@ -5,7 +5,7 @@ paper's heuristics, and FGSM/PGD attacks. Needs neither detectron2 nor a GPU.
 Names are imported on first use (PEP 562), so ``hfc_det.classification.catalog`` and
 ``.tool_options`` (what the tools' parsers need) load without torch.
 """
-from hfc_det.lazy import lazy_exports
+from hfc_det.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "fgsm": ".attacks",

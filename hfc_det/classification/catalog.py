@@ -8,7 +8,7 @@ nothing but the standard library. :mod:`.data`, :mod:`.models` and :mod:`.experi
 re-export these names, so ``from hfc_det.classification.data import DATASETS`` keeps working.
 
 Units: image sizes in pixels (square images), radii in frequency bins (distance from the
-centred spectrum's zero frequency, as in :mod:`hfc_det.frequency`).
+centred spectrum's zero frequency, as in :mod:`hfc_det.views.frequency`).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def dataset_info(name: str) -> DatasetInfo:
 MODEL_NAMES: Tuple[str, ...] = ("resnet18", "lenet", "alexnet", "vgg11", "vgg16")
 
 #: One folder of run configs per suite (``configs/cifar/<suite>/*.yaml``).
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "cifar"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "cifar"  # package data (setup.py)
 
 
 def list_suites(config_dir: Path = CONFIG_DIR) -> List[str]:

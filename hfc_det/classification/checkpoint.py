@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..atomic import write_atomic
-from .models import build_model
+from hfc_det.utils.atomic import write_atomic
+from hfc_det.classification.models import build_model
 
 __all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "CHECKPOINT_NAME", "CheckpointError",
            "MODEL_KEYS", "RESUME_KEYS", "portable_rng_state", "numpy_rng_state"]

@@ -15,9 +15,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-from ..views import parse_view
-from .data import check_radius_for_size, dataset_info
-from .models import MODEL_NAMES
+from hfc_det.views.grammar import parse_view
+from hfc_det.classification.data import check_radius_for_size, dataset_info
+from hfc_det.classification.models import MODEL_NAMES
 
 __all__ = ["TrainConfig", "load_yaml_config", "RESUME_MAY_CHANGE"]
 

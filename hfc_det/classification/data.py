@@ -15,9 +15,9 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..frequency import max_radius, rescale_by_max, split_frequencies, view_name
-from ..views import compute_views
-from .catalog import DATASETS, DatasetInfo, dataset_info  # re-exported: the parsers' torch-free facts
+from hfc_det.views.frequency import max_radius, rescale_by_max, split_frequencies, view_name
+from hfc_det.views.grammar import compute_views
+from hfc_det.classification.catalog import DATASETS, DatasetInfo, dataset_info  # re-exported: the parsers' torch-free facts
 
 __all__ = [
     "DatasetInfo",
@@ -167,7 +167,7 @@ def tracked_views(images: torch.Tensor, radii: Sequence[float], device=None,
     """The views of a whole split, computed in chunks and stored on ``device``.
 
     Returns ``{"original", "low_r{R}", "high_r{R}"}`` and the named ``views`` (``band_r4-8``,
-    ``blur_s1``, ...: :func:`hfc_det.views.compute_views`) -> ``(N, C, H, W)`` float32,
+    ``blur_s1``, ...: :func:`hfc_det.views.grammar.compute_views`) -> ``(N, C, H, W)`` float32,
     unscaled (the raw frequency components, as the paper evaluates them).
     """
     names = ["original"] + [view_name(kind, r) for r in radii for kind in ("low", "high")] + list(views)

@@ -1,5 +1,5 @@
 """The classification package's own error, in a module without torch, so that a tool can
-name it in :func:`hfc_det.cli.exit_on_user_error` before torch loads (``--help`` and
+name it in :func:`hfc_det.cli.helpers.exit_on_user_error` before torch loads (``--help`` and
 argument errors then answer at once). :mod:`.training` raises and re-exports it.
 """
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .catalog import CONFIG_DIR, list_suites  # re-exported; torch-free for run_experiments' parser
-from .config import TrainConfig, load_yaml_config
-from .data import dataset_info
-from ..atomic import write_text_atomic
-from .reporting import plot_curves, save_figure, view_order
+from hfc_det.classification.catalog import CONFIG_DIR, list_suites  # re-exported; torch-free for run_experiments' parser
+from hfc_det.classification.config import TrainConfig, load_yaml_config
+from hfc_det.classification.data import dataset_info
+from hfc_det.utils.atomic import write_text_atomic
+from hfc_det.classification.reporting import plot_curves, save_figure, view_order
 
 __all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "run_suite", "suite_table", "write_suite_outputs",
            "SUITE_TITLES"]
@@ -82,8 +82,8 @@ def run_suite(runs: Sequence[Run], suite_dir, progress: bool = True) -> Dict[str
     as is; a run folder with a checkpoint (an interrupted run) is resumed; otherwise the
     run trains from scratch. So re-running the same command finishes what is missing.
     """
-    from .checkpoint import CHECKPOINT_NAME
-    from .training import train
+    from hfc_det.classification.checkpoint import CHECKPOINT_NAME
+    from hfc_det.classification.training import train
 
     results = {}
     for i, run in enumerate(runs, 1):
@@ -187,7 +187,7 @@ def write_suite_outputs(suite: str, runs: Sequence[Run], results: Dict[str, Dict
                                                          indent=1) + "\n")
     fig, axes = plt.subplots(len(runs), 2, figsize=(10, 3.2 * len(runs)), sharey=True, squeeze=False)
     for run, pair in zip(runs, axes):
-        from .training import describe_input
+        from hfc_det.classification.training import describe_input
 
         plot_curves(results[run.name]["history"], axes=pair, title=f"{run.name} ({describe_input(run.config)})")
     save_figure(fig, out_dir / "curves.png")

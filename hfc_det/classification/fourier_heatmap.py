@@ -1,20 +1,20 @@
 """The Fourier heat map of a classifier (Yin et al. 2019): error rate on the test images
-perturbed along each Fourier basis image of a grid (see :mod:`hfc_det.fourier_basis`).
+perturbed along each Fourier basis image of a grid (see :mod:`hfc_det.views.fourier_basis`).
 
-Resumable: every finished cell is recorded (:mod:`hfc_det.heatmap`), and a re-run with
+Resumable: every finished cell is recorded (:mod:`hfc_det.analysis.heatmap`), and a re-run with
 the same settings evaluates only the cells still missing.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import Any, Callable, Mapping, Tuple
 
 import torch
 from torch import nn
 
-from ..fourier_basis import check_eps, check_grid, half_grid, perturb, perturbation_signs
-from ..heatmap import Cells, eta_text, load_partial, save_partial
-from .evaluation import accuracy
+from hfc_det.views.fourier_basis import check_eps, check_grid, half_grid, perturb, perturbation_signs
+from hfc_det.analysis.heatmap import Cells, eta_text, load_partial, save_partial
+from hfc_det.classification.evaluation import accuracy
 
 __all__ = ["classifier_heatmap", "PIXEL_RANGE"]
 
@@ -35,7 +35,7 @@ def classifier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Ten
 
     Returns:
         ``(cells, clean_error)``: ``cells[(u, v)] = {"error": %}`` for every cell of
-        :func:`~hfc_det.fourier_basis.half_grid`, and the error on the clean images (%).
+        :func:`~hfc_det.views.fourier_basis.half_grid`, and the error on the clean images (%).
     """
     grid, step, eps, seed = settings["grid"], settings["step"], check_eps(settings["eps"]), settings["seed"]
     check_grid(grid, step, *images.shape[-2:])

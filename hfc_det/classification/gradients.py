@@ -1,5 +1,5 @@
 """Input gradients of a classifier's cross-entropy, for the gradient spectra
-(:mod:`hfc_det.gradient_spectrum`)."""
+(:mod:`hfc_det.analysis.gradient_spectrum`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gradient_spectrum import power_spectrum
+from hfc_det.analysis.gradient_spectrum import power_spectrum
 
 __all__ = ["input_gradients", "classifier_gradient_spectrum"]
 

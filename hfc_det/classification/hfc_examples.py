@@ -15,9 +15,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from hfc_det.views import compute_views, parse_view, split_view_names
-from hfc_det.atomic import save_figure_atomic
-from hfc_det.display import clip_for_display, scale_hfc_for_display
+from hfc_det.views.grammar import compute_views, parse_view, split_view_names
+from hfc_det.utils.atomic import save_figure_atomic
+from hfc_det.views.display import clip_for_display, scale_hfc_for_display
 
 __all__ = [
     "view_probabilities",

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from hfc_det.atomic import save_figure_atomic
-from hfc_det.display import scale_hfc_for_display
+from hfc_det.utils.atomic import save_figure_atomic
+from hfc_det.views.display import scale_hfc_for_display
 
 __all__ = ["kernel_tiles", "kernel_roughness", "save_kernel_figure"]
 

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Sequence, Union
 import torch
 from torch import nn
 
-from .catalog import MODEL_NAMES  # the names without torch, for the tools' parsers; == tuple(_BUILDERS)
+from hfc_det.classification.catalog import MODEL_NAMES  # the names without torch, for the tools' parsers; == tuple(_BUILDERS)
 
 __all__ = ["build_model", "MODEL_NAMES", "ResNet18", "LeNet", "AlexNet", "VGG"]
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..atomic import save_figure_atomic, write_text_atomic
-from ..views import VIEW_KINDS, parse_view, view_axis
+from hfc_det.utils.atomic import save_figure_atomic, write_text_atomic
+from hfc_det.views.grammar import VIEW_KINDS, parse_view, view_axis
 
 __all__ = ["write_metrics", "history_csv", "plot_curves", "view_order"]
 
@@ -22,7 +22,7 @@ _KIND_ORDER = {"original": -1, **{k.kind: n for n, k in enumerate(VIEW_KINDS)}}
 
 def view_order(names) -> List[str]:
     """original first, then low_r*, high_r*, band_r*, blur_s*, ... (the order of
-    :data:`hfc_det.views.VIEW_KINDS`), each by increasing parameter."""
+    :data:`hfc_det.views.grammar.VIEW_KINDS`), each by increasing parameter."""
     def key(name):
         kind, _ = parse_view(name)
         return (_KIND_ORDER[kind], 0.0 if kind == "original" else view_axis(name)[1])

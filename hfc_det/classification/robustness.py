@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .attacks import fgsm, pgd
-from ..smoothing import smooth_first_layer
+from hfc_det.classification.attacks import fgsm, pgd
+from hfc_det.analysis.smoothing import smooth_first_layer
 
 __all__ = [
     "PAPER_TABLE2",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
-from ..cli import UserError
+from hfc_det.cli.helpers import UserError
 
 __all__ = ["add_data_arguments", "add_smoothed_models_arguments", "check_nonnegative"]
 

@@ -1,6 +1,6 @@
 """What the analysis tools (attack_cifar, visualize_kernels, find_hfc_examples) share:
 loading checkpoints and the test set with one-line errors. The error-exit convention and
-the device policy are :mod:`hfc_det.cli`'s; the shared options and argument checks live in
+the device policy are :mod:`hfc_det.cli.helpers`'s; the shared options and argument checks live in
 :mod:`.tool_options` (no torch) and are re-exported here.
 """
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ..cli import UserError
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
-from .data import dataset_info, load_dataset
-from ..smoothing import first_conv
+from hfc_det.cli.helpers import UserError
+from hfc_det.classification.checkpoint import CHECKPOINT_NAME, load_checkpoint, read_checkpoint
+from hfc_det.classification.data import dataset_info, load_dataset
+from hfc_det.analysis.smoothing import first_conv
 # the parser's options and the argument checks need no torch: tools import them from there
-from .tool_options import add_data_arguments, add_smoothed_models_arguments, check_nonnegative
+from hfc_det.classification.tool_options import add_data_arguments, add_smoothed_models_arguments, check_nonnegative
 
 __all__ = [
     "load_models",

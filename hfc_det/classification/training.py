@@ -25,17 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cli import resolve_device
-from .attacks import pgd
-from .checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, numpy_rng_state, portable_rng_state, read_checkpoint,
+from hfc_det.cli.helpers import resolve_device
+from hfc_det.classification.attacks import pgd
+from hfc_det.classification.checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, numpy_rng_state, portable_rng_state, read_checkpoint,
                          save_checkpoint)
-from .config import RESUME_MAY_CHANGE, TrainConfig
-from .errors import TrainingError  # re-exported; torch-free for the tools' error handler
-from .data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
-from .evaluation import autocast_for, evaluate_views
-from .mixup import mixup
-from .models import build_model
-from .reporting import plot_curves, save_figure, write_metrics
+from hfc_det.classification.config import RESUME_MAY_CHANGE, TrainConfig
+from hfc_det.classification.errors import TrainingError  # re-exported; torch-free for the tools' error handler
+from hfc_det.classification.data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
+from hfc_det.classification.evaluation import autocast_for, evaluate_views
+from hfc_det.classification.mixup import mixup
+from hfc_det.classification.models import build_model
+from hfc_det.classification.reporting import plot_curves, save_figure, write_metrics
 
 __all__ = ["RunData", "prepare_data", "train", "resolve_device", "TrainingError"]
 
@@ -250,7 +250,7 @@ def train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = T
 
 def describe_input(cfg: TrainConfig) -> str:
     """``original``, ``low_r4``, ... plus ``shuffled labels``: what the model was trained on."""
-    from ..frequency import view_name
+    from hfc_det.views.frequency import view_name
 
     text = "original" if cfg.train_on == "original" else view_name(cfg.train_on, cfg.radius)
     return text + (", shuffled labels" if cfg.shuffle_labels else "")

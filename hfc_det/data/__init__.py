@@ -4,7 +4,7 @@ detectron2-facing dataset registration and frequency-view mapper.
 Names are imported on first use (PEP 562), so ``hfc_det.data.shapes`` loads without
 detectron2; ``datasets`` and ``mapper`` import it (after :mod:`hfc_det.compat`).
 """
-from hfc_det.lazy import lazy_exports
+from hfc_det.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "register_coco_json": ".datasets",

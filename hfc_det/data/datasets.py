@@ -14,7 +14,7 @@ import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
 
-from .annotations import check_coco_annotations
+from hfc_det.metrics.annotations import check_coco_annotations
 
 __all__ = ["register_coco_json", "resolve_dataset", "dataset_name_for_json"]
 
@@ -34,7 +34,7 @@ def register_coco_json(name: str, json_file: str, image_root: str) -> str:
 
     Idempotent: registering the same name with the same files again does nothing.
     Raises ``FileNotFoundError`` (one line, naming the path) for a missing json or image
-    folder, :class:`~hfc_det.data.annotations.AnnotationFileError` (a ``ValueError``) for
+    folder, :class:`~hfc_det.metrics.annotations.AnnotationFileError` (a ``ValueError``) for
     a json detectron2 would misread (not JSON, duplicate image ids, category ids not in
     ``categories``, ...), and ``ValueError`` when ``name`` is already taken by different files.
     """

@@ -31,8 +31,8 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, views_from_cfg
-from hfc_det.frequency import rescale_by_max
-from hfc_det.views import compute_views, parse_view
+from hfc_det.views.frequency import rescale_by_max
+from hfc_det.views.grammar import compute_views, parse_view
 
 __all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs"]
 
@@ -159,7 +159,7 @@ class FrequencyDatasetMapper(DatasetMapper):
         """
         if self.views == ["original"]:
             return image[None]
-        # one forward FFT for every Fourier view (hfc_det.views.compute_views)
+        # one forward FFT for every Fourier view (hfc_det.views.grammar.compute_views)
         return torch.stack(list(compute_views(image, self.views, seed=image_id).values()))
 
     def __call__(self, dataset_dict: dict) -> dict:

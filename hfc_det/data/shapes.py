@@ -23,7 +23,7 @@ Cue-conflict split (``conflict``, ``num_conflict`` images): scenes drawn as in t
 every object wears *another* class's texture (uniform over the other ``K - 1``), whatever
 ``texture_correlation`` says: the detection analogue of Geirhos et al.'s shape-vs-texture
 images. Its ``category_id`` is the shape;
-:func:`hfc_det.evaluation.cue_conflict.relabel_by_texture` gives the texture labels.
+:func:`hfc_det.experiments.cue_conflict.relabel_by_texture` gives the texture labels.
 
 Determinism: every image has its own random stream seeded by ``(seed, split, index)``, PNGs
 are written with fixed settings and the json is dumped with sorted keys, so the same spec

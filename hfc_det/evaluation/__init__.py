@@ -2,18 +2,18 @@
 frequency-views evaluator, the gain/loss comparison, the output contract, the resumable
 detection store and the evaluation run behind ``tools/eval_lfc.py``.
 
-Names are imported on first use (PEP 562), so ``hfc_det.evaluation.per_image_ap``,
+Names are imported on first use (PEP 562), so ``hfc_det.metrics.image_ap``,
 ``coco_backends`` and ``store`` load without detectron2; ``evaluator``, ``outputs`` and
 ``run`` import it (after :mod:`hfc_det.compat`) when one of their names is asked for.
 """
-from hfc_det.lazy import lazy_exports
+from hfc_det.utils.lazy import lazy_exports
 
 _EXPORTS = {
-    "per_image_ap": ".coco_backends",
-    "evaluate_boxes": ".coco_backends",
-    "COCO_BACKENDS": ".coco_backends",
-    "per_image_ap_from_eval": ".per_image_ap",
-    "load_results": ".per_image_ap",
+    "per_image_ap": "hfc_det.metrics.coco_backends",
+    "evaluate_boxes": "hfc_det.metrics.coco_backends",
+    "COCO_BACKENDS": "hfc_det.metrics.coco_backends",
+    "per_image_ap_from_eval": "hfc_det.metrics.image_ap",
+    "load_results": "hfc_det.metrics.image_ap",
     "FrequencyViewsEvaluator": ".evaluator",
     "ViewsEvaluation": ".evaluator",
     "evaluate_detections": ".evaluator",

@@ -35,11 +35,11 @@ from detectron2.structures import BoxMode
 from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
-from .coco_backends import COCO_BACKENDS, check_backend, evaluate_boxes
-from .paired_stats import paired_statistics
-from .per_image_ap import load_results
-from .strict_ap import DEFAULT_STRICT_SCORE, MEASURES, check_strict_score, strict_per_image_ap
-from ..results import COCO_METRICS, OUTCOMES, outcome
+from hfc_det.metrics.coco_backends import COCO_BACKENDS, check_backend, evaluate_boxes
+from hfc_det.metrics.paired_stats import paired_statistics
+from hfc_det.metrics.image_ap import load_results
+from hfc_det.metrics.strict_ap import DEFAULT_STRICT_SCORE, MEASURES, check_strict_score, strict_per_image_ap
+from hfc_det.metrics.results import COCO_METRICS, OUTCOMES, outcome
 
 __all__ = [
     "FrequencyViewsEvaluator",
@@ -108,7 +108,7 @@ class ViewsEvaluation:
     ``per_image_ap`` / ``outcomes`` are COCOeval's measure (the paper's);
     ``per_image_ap_strict`` / ``outcomes_strict`` the strict one at ``strict_score``
     (:mod:`.strict_ap`); ``paired[view][measure]`` the paired statistics against the
-    original (:func:`~hfc_det.evaluation.paired_stats.paired_statistics`).
+    original (:func:`~hfc_det.metrics.paired_stats.paired_statistics`).
     """
 
     views: List[str]
@@ -125,7 +125,7 @@ class ViewsEvaluation:
     outcomes_strict: Dict[str, Dict[int, str]] = field(default_factory=dict)
     strict_score: float = DEFAULT_STRICT_SCORE
     paired: Dict[str, Dict[str, Dict[str, object]]] = field(default_factory=dict)
-    #: TIDE's error breakdown per view (:func:`~hfc_det.evaluation.tide_errors.tide_errors`);
+    #: TIDE's error breakdown per view (:func:`~hfc_det.metrics.tide_errors.tide_errors`);
     #: empty when not asked for or tidecv is not installed
     errors: Dict[str, Dict[str, object]] = field(default_factory=dict)
 
@@ -191,7 +191,7 @@ def evaluate_detections(
                                                        np.array([aps["original"][i] for i in image_ids]))
     errors = {}
     if error_breakdown and image_ids:
-        from .tide_errors import tide_available, tide_errors
+        from hfc_det.metrics.tide_errors import tide_available, tide_errors
 
         if tide_available():
             logger.info("TIDE error breakdown of %d views", len(views))

@@ -1,6 +1,6 @@
 """Input-gradient spectra of a detector: detectron2's own training losses for each image's
 ground truth, differentiated with respect to the input image (see
-:mod:`hfc_det.gradient_spectrum`).
+:mod:`hfc_det.analysis.gradient_spectrum`).
 
 The model runs in training mode, because detectron2 detectors only compute losses there,
 with every normalisation layer put back in eval mode: batch statistics are neither used nor
@@ -11,7 +11,7 @@ changes.
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -23,9 +23,9 @@ from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.data import transforms as T
 from detectron2.utils.events import EventStorage
 
-from hfc_det.gradient_spectrum import power_spectrum
+from hfc_det.analysis.gradient_spectrum import power_spectrum
 
-from .run import build_eval_model
+from hfc_det.evaluation.run import build_eval_model
 
 __all__ = ["freeze_norm_layers", "training_losses", "detector_input_gradient", "detector_gradient_spectrum"]
 

@@ -12,7 +12,7 @@ Output contract (read by the report and demo tools), in ``output_dir``:
   outcome_strict``, sorted by ``difference`` (largest gain first, undefined last).
 - ``summary.json``: ``variants`` (COCO metrics per view, 0-100), ``per_image[view][measure]``
   (gain/loss/tie/undefined counts per filtered view, measure ``coco`` or ``strict``),
-  ``paired[view][measure]`` (:func:`~hfc_det.evaluation.paired_stats.paired_statistics`),
+  ``paired[view][measure]`` (:func:`~hfc_det.metrics.paired_stats.paired_statistics`),
   ``paired_settings``, ``strict_score``, ``controls``, ``errors[view]`` (TIDE: ``ap50``,
   ``main`` and ``special`` dAP, when computed), ``skipped``, plus whatever the caller adds (dataset,
   radii, config, weights, versions). Written last: its presence means the folder is complete.
@@ -29,10 +29,10 @@ import math
 from pathlib import Path
 from typing import Dict, Optional
 
-from .evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
-from .paired_stats import paired_settings
-from .strict_ap import MEASURES, ap_column
-from ..atomic import write_text_atomic
+from hfc_det.evaluation.evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
+from hfc_det.metrics.paired_stats import paired_settings
+from hfc_det.metrics.strict_ap import MEASURES, ap_column
+from hfc_det.utils.atomic import write_text_atomic
 
 __all__ = ["write_outputs", "format_table", "to_json_number"]
 
@@ -123,8 +123,8 @@ def _p(p: Optional[float]) -> str:
 
 def control_view(view: str, views) -> Optional[str]:
     """The control ``noise_r<R>`` among ``views`` for a ``low_r<R>`` / ``high_r<R>`` view, else None."""
-    from hfc_det.noise_control import noise_view_name
-    from hfc_det.views import parse_view
+    from hfc_det.views.noise_control import noise_view_name
+    from hfc_det.views.grammar import parse_view
 
     kind, radius = parse_view(view)
     if kind not in ("low", "high"):

@@ -34,9 +34,9 @@ from detectron2.utils import comm
 from hfc_det.config import images_per_batch, num_classes, views_from_cfg
 from hfc_det.data.mapper import FrequencyDatasetMapper, model_inputs
 
-from .batching import SameSizeBatcher, padded_size
-from .evaluator import FrequencyViewsEvaluator, ViewsEvaluation
-from .store import DetectionStore, init_seed, prepare_output, run_fingerprint
+from hfc_det.evaluation.batching import SameSizeBatcher, padded_size
+from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator, ViewsEvaluation
+from hfc_det.evaluation.store import DetectionStore, init_seed, prepare_output, run_fingerprint
 
 __all__ = ["WeightsError", "load_detector_weights", "check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference",
            "evaluate_views", "run_metadata", "dataset_files"]
@@ -125,7 +125,7 @@ def build_eval_model(cfg) -> torch.nn.Module:
         logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model (seed %d)", init_seed(cfg))
     rho = float(cfg.HFC.SMOOTH_RHO)
     if rho > 0:
-        from hfc_det.smoothing import first_conv, smooth_first_layer
+        from hfc_det.analysis.smoothing import first_conv, smooth_first_layer
 
         model = smooth_first_layer(model, rho)
         logger.info("smoothed the first convolution (%s) with rho %g", first_conv(model)[0], rho)

@@ -31,7 +31,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
-from ..atomic import TEMP_GLOB, write_atomic
+from hfc_det.utils.atomic import TEMP_GLOB, write_atomic
 
 __all__ = [
     "FINGERPRINT_FILE",

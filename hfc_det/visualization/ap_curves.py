@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from matplotlib.figure import Figure
 
-from hfc_det.views import parse_view, view_axis
+from hfc_det.views.grammar import parse_view, view_axis
 
-from ..atomic import save_figure_atomic, write_text_atomic
+from hfc_det.utils.atomic import save_figure_atomic, write_text_atomic
 
 __all__ = ["ap_vs_frequency_rows", "plot_ap_vs_frequency", "CURVE_KINDS", "CURVE_METRICS", "MIN_POINTS"]
 

@@ -19,11 +19,11 @@ from detectron2.data import Metadata
 from detectron2.data.detection_utils import read_image
 from detectron2.utils.visualizer import Visualizer
 
-from hfc_det.frequency import view_name
-from hfc_det.views import parse_view
+from hfc_det.views.frequency import view_name
+from hfc_det.views.grammar import parse_view
 
-from ..atomic import save_figure_atomic
-from ..display import hfc_scaling_label, view_for_display, views_hwc
+from hfc_det.utils.atomic import save_figure_atomic
+from hfc_det.views.display import hfc_scaling_label, view_for_display, views_hwc
 
 __all__ = ["GT_COLOR", "PRED_COLOR", "draw_boxes", "panel_views", "save_gain_loss_panel", "format_ap"]
 

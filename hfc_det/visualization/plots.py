@@ -12,8 +12,8 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..atomic import save_figure_atomic
-from ..results import COCO_METRICS, EvalResults
+from hfc_det.utils.atomic import save_figure_atomic
+from hfc_det.metrics.results import COCO_METRICS, EvalResults
 
 __all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "plot_error_breakdown",
            "plot_texture_experiment", "OVERALL_METRICS", "WIDE_FIGURE_INCHES"]
@@ -141,7 +141,7 @@ def plot_texture_experiment(cells: Sequence[Dict[str, Any]], path: Path) -> Dict
     amplitude; left, the AP change on the LFC at the texture-removing radius; right, the
     texture-reliance index on the cue-conflict images (original, and their LFC dashed).
 
-    ``cells``: :func:`hfc_det.evaluation.texture_experiment.cell_summary` dicts.
+    ``cells``: :func:`hfc_det.experiments.texture.cell_summary` dicts.
     """
     fig = Figure(figsize=(10, 4))
     ax_drop, ax_rel = fig.subplots(1, 2)

@@ -21,17 +21,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from hfc_det.views import parse_view
+from hfc_det.views.grammar import parse_view
 
-from ..atomic import write_json_atomic, write_text_atomic
-from ..display import HFC_SCALINGS
-from .ap_curves import plot_ap_vs_frequency
-from .plots import plot_ap_difference_histogram, plot_ap_scatter, plot_error_breakdown, plot_overall_ap
-from .report_html import render_index
-from ..results import EvalResults, GainLossRow, ResultsError
-from .spectrum import save_frequency_grid
-from .parallel import available_cpus, parallel_map
-from .thumbnails import count_statuses, make_thumbnails
+from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
+from hfc_det.views.display import HFC_SCALINGS
+from hfc_det.visualization.ap_curves import plot_ap_vs_frequency
+from hfc_det.visualization.plots import plot_ap_difference_histogram, plot_ap_scatter, plot_error_breakdown, plot_overall_ap
+from hfc_det.visualization.report_html import render_index
+from hfc_det.metrics.results import EvalResults, GainLossRow, ResultsError
+from hfc_det.visualization.spectrum import save_frequency_grid
+from hfc_det.visualization.parallel import available_cpus, parallel_map
+from hfc_det.visualization.thumbnails import count_statuses, make_thumbnails
 
 __all__ = ["build_report", "default_view", "default_grid_radii"]
 
@@ -54,14 +54,14 @@ def default_grid_radii(results: EvalResults, view: str) -> List[float]:
 
 
 def _panel_job(job: Dict[str, Any]) -> Dict[str, Any]:
-    from .panels import save_gain_loss_panel  # imports detectron2: only where panels are drawn
+    from hfc_det.visualization.panels import save_gain_loss_panel  # imports detectron2: only where panels are drawn
 
     return save_gain_loss_panel(**job)
 
 
 def _gallery_jobs(results: EvalResults, rows: Sequence[GainLossRow], kind: str, view: str,
                   report_dir: Path, score_thresh: float, hfc_scaling: str, skipped: List[dict]):
-    from .panels import panel_views
+    from hfc_det.visualization.panels import panel_views
 
     names = panel_views(view)
     class_names = results.class_names()
@@ -238,7 +238,7 @@ def build_report(
         view: the view whose gains and losses the galleries show (default :func:`default_view`).
         top_k: images per gallery (largest gains; largest losses).
         score_thresh: predictions below this score are not drawn (pictures only).
-        hfc_scaling: HFC display scaling (:data:`~hfc_det.display.HFC_SCALINGS`).
+        hfc_scaling: HFC display scaling (:data:`~hfc_det.views.display.HFC_SCALINGS`).
         thumb_size: longer side of the table thumbnails, pixels.
         grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
         workers: processes for thumbnails and panels (default: available CPUs).

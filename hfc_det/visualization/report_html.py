@@ -11,7 +11,7 @@ import html
 import math
 from typing import Any, Iterable, List, Mapping
 
-from ..results import COCO_METRICS, EvalResults, outcome
+from hfc_det.metrics.results import COCO_METRICS, EvalResults, outcome
 
 __all__ = ["render_index"]
 

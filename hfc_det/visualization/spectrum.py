@@ -12,10 +12,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from hfc_det.frequency import max_radius, view_name
+from hfc_det.views.frequency import max_radius, view_name
 
-from ..atomic import save_figure_atomic
-from ..display import (
+from hfc_det.utils.atomic import save_figure_atomic
+from hfc_det.views.display import (
     as_float_hwc,
     clip_for_display,
     hfc_scaling_label,
@@ -37,7 +37,7 @@ def log_spectrum(image: np.ndarray) -> np.ndarray:
     Returns:
         float64 ``(H, W)``: ``log(1 + |fftshift(fft2(x_c))|)`` per channel ``c``, then the
         mean over channels. The zero frequency sits at row ``H // 2``, column ``W // 2``, the
-        centroid :func:`hfc_det.frequency.radial_mask` measures distances from.
+        centroid :func:`hfc_det.views.frequency.radial_mask` measures distances from.
     """
     hwc = as_float_hwc(image).astype(np.float64)
     spectrum = np.fft.fftshift(np.fft.fft2(hwc, axes=(0, 1)), axes=(0, 1))
@@ -90,7 +90,7 @@ def save_frequency_grid(
             atomically.
         title: optional figure title.
         hfc_scaling: HFC display scaling, ``"symmetric"`` or ``"minmax"``
-            (see :mod:`hfc_det.display`); the HFC column title states it.
+            (see :mod:`hfc_det.views.display`); the HFC column title states it.
 
     Returns:
         A JSON-able dict of what was drawn: the path, shape, radii, columns, the scalings and

@@ -12,8 +12,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from PIL import Image, ImageOps
 
-from ..atomic import atomic_path
-from .parallel import available_cpus, parallel_map
+from hfc_det.utils.atomic import atomic_path
+from hfc_det.visualization.parallel import available_cpus, parallel_map
 
 __all__ = ["make_thumbnail", "make_thumbnails"]
 

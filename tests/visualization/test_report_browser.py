@@ -1,0 +1,121 @@
+"""The report page in a real headless Chromium (Debian's ``chromium``, driven by Playwright).
+
+Needs ``apt-get install -y chromium`` and ``pip install playwright``; no browser is
+downloaded at run time. Skipped, with the reason, only when /usr/bin/chromium is missing.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers.report_fixture import make_output_folder
+
+CHROMIUM = os.environ.get("HFC_DET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(),
+    reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium` (as root)",
+)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    from hfc_det.visualization.report import build_report
+    from hfc_det.metrics.results import load_results_folder
+
+    out = make_output_folder(tmp_path_factory.mktemp("browser"))
+    build_report(load_results_folder(out), out / "report", view="low_r8", top_k=2, thumb_size=40,
+                 grid_radii=[4, 8], workers=1, progress=False)
+    return out / "report"
+
+
+@pytest.fixture(scope="module")
+def page(report_dir):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (into .venv)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+        pg.goto((report_dir / "index.html").as_uri())
+        pg.wait_for_load_state("load")
+        pg.errors = errors
+        yield pg
+        browser.close()
+
+
+def _csv_column(report_dir: Path, column: str):
+    with open(report_dir.parent / "per_image_ap.csv", newline="") as f:
+        return {int(r["image_id"]): (math.nan if r[column] in ("", "nan") else float(r[column]))
+                for r in csv.DictReader(f)}
+
+
+def _row_ids(page):
+    return page.eval_on_selector_all("#images tbody tr", "rows => rows.map(r => Number(r.dataset.imageId))")
+
+
+def _visible_ids(page):
+    return page.eval_on_selector_all("#images tbody tr", "rows => rows.filter(r => !r.hidden).map(r => Number(r.dataset.imageId))")
+
+
+def test_page_loads_from_file_without_errors_and_every_picture_is_there(page, report_dir):
+    # Thumbnails may load lazily: bring every picture into view before checking it.
+    page.evaluate("""async () => {
+        for (const img of document.images) {
+            img.scrollIntoView();
+            if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; });
+        }
+    }""")
+    images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    assert len(images) >= 3 + 2 + 4 + 6  # plots, spectra, gallery panels, thumbnails
+    broken = [src for src, complete, width in images if not complete or width == 0]
+    assert not broken
+    assert page.errors == []
+    assert page.title().startswith("hfc_det report")
+
+
+@pytest.mark.parametrize("column, csv_column", [("ap_low_r8", "ap_low_r8"), ("ap_original", "ap_original")])
+def test_clicking_a_header_sorts_rows_by_the_csv_values(page, report_dir, column, csv_column):
+    values = _csv_column(report_dir, csv_column)
+    defined = sorted((i for i in values if not math.isnan(values[i])), key=lambda i: (values[i], i))
+    undefined = [i for i in values if math.isnan(values[i])]
+    header = page.locator(f'#images th[data-col="{column}"]')
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    got = _row_ids(page)
+    assert [values[i] for i in got[: len(defined)]] == [values[i] for i in defined]
+    assert sorted(got[len(defined):]) == sorted(undefined)  # undefined last
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    got = _row_ids(page)
+    assert [values[i] for i in got[: len(defined)]] == [values[i] for i in reversed(defined)]
+    assert sorted(got[len(defined):]) == sorted(undefined)
+
+
+def test_filters_hide_rows(page, report_dir):
+    values0 = _csv_column(report_dir, "ap_original")
+    values1 = _csv_column(report_dir, "ap_low_r8")
+    page.fill("#filter-text", "img_005")
+    assert _visible_ids(page) == [5]
+    assert page.inner_text("#row-count").startswith("1 of 6")
+    page.fill("#filter-text", "")
+    page.select_option("#filter-kind", "loss")
+    expected = {i for i in values0 if values1[i] - values0[i] < 0}
+    assert set(_visible_ids(page)) == expected and expected
+    page.select_option("#filter-kind", "all")
+    assert len(_visible_ids(page)) == len(values0)
+
+
+def test_screenshot(page, report_dir):
+    """Keeps a full-page screenshot next to the report, for a human to look at."""
+    path = report_dir / "screenshot.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
