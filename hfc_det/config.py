@@ -35,7 +35,7 @@ __all__ = [
     "check_overrides",
     "FILTER_STAGES",
     "HFC_SCALINGS",
-    "VIEW_KINDS",
+    "VIEW_SHORTHANDS",
     "CONFIG_DIR",
     "available_configs",
     "resolve_config_file",
@@ -47,7 +47,7 @@ __all__ = [
 #: Kinds of view that cfg.HFC.VIEWS expands over cfg.HFC.RADII ("noise" is the control view
 #: noise_r{R}, hfc_det.views.noise_control); any other entry is a full view name (band_r8-16,
 #: blur_s2, ...: see hfc_det.views.grammar).
-VIEW_KINDS = ("original", "low", "high", "noise")
+VIEW_SHORTHANDS = ("original", "low", "high", "noise")
 
 def add_hfc_config(cfg: CN) -> CN:
     """Add the ``cfg.HFC`` and ``cfg.SHAPES`` keys to ``cfg`` (in place; also returned). Idempotent."""
@@ -164,14 +164,14 @@ def views_from_cfg(cfg: CN) -> List[str]:
 
     kinds = [str(k) for k in cfg.HFC.VIEWS]
     if not kinds:
-        raise ValueError(f"HFC.VIEWS must name at least one view: any of {list(VIEW_KINDS)} or view names")
+        raise ValueError(f"HFC.VIEWS must name at least one view: any of {list(VIEW_SHORTHANDS)} or view names")
     named = []
     for k in kinds:
-        if k not in VIEW_KINDS:
+        if k not in VIEW_SHORTHANDS:
             try:
                 named.append(canonical_view_name(k))
             except ValueError as e:
-                raise ValueError(f"HFC.VIEWS: {e}; or one of the kinds {list(VIEW_KINDS)}") from None
+                raise ValueError(f"HFC.VIEWS: {e}; or one of the kinds {list(VIEW_SHORTHANDS)}") from None
     if cfg.HFC.FILTER_STAGE not in FILTER_STAGES:
         raise ValueError(f"HFC.FILTER_STAGE must be one of {list(FILTER_STAGES)}, got {cfg.HFC.FILTER_STAGE!r}")
     if cfg.HFC.HFC_SCALING not in HFC_SCALINGS:

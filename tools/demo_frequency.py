@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from hfc_det.utils.atomic import write_json_atomic
 from hfc_det.cli.helpers import exit_on_user_error
-from hfc_det.views.display import HFC_SCALINGS
+from hfc_det.views.display import DISPLAY_SCALINGS
 
 
 def parse_args(argv=None):
@@ -24,7 +24,7 @@ def parse_args(argv=None):
     p.add_argument("--photos", nargs="+", default=None, help="subset of the bundled photos (default: all)")
     # --hfc-display, as in visualize_gain_loss.py (eval_lfc.py's --hfc-scaling scales the
     # model's input); --hfc-scaling, its old name here, is still accepted
-    p.add_argument("--hfc-display", "--hfc-scaling", dest="hfc_display", choices=list(HFC_SCALINGS),
+    p.add_argument("--hfc-display", "--hfc-scaling", dest="hfc_display", choices=list(DISPLAY_SCALINGS),
                    default="symmetric", help="how the zero-mean HFC is mapped to grey levels for display")
     return p.parse_args(argv)
 

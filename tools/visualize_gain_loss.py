@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 from hfc_det.cli.helpers import exit_on_user_error
-from hfc_det.views.display import HFC_SCALINGS
+from hfc_det.views.display import DISPLAY_SCALINGS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,7 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--view", default=None, help="view to compare with the original, e.g. low_r128 or high_r8 "
                    "(default: the first low_r view in the folder)")
     p.add_argument("--score-thresh", type=float, default=0.5, metavar="T", help="draw predicted boxes with score >= T (pictures only; default: %(default)s)")
-    p.add_argument("--hfc-display", choices=sorted(HFC_SCALINGS), default="symmetric",
+    p.add_argument("--hfc-display", choices=sorted(DISPLAY_SCALINGS), default="symmetric",
                    help="display scaling of the zero-mean HFC: symmetric = 0.5 + h/(2 max|h|) (grey is 0), "
                    "minmax = stretch [min, max] to [0, 1] (default: %(default)s)")
     p.add_argument("--grid-radii", type=float, nargs="+", default=None, metavar="R",

@@ -14,7 +14,7 @@ _EXPORTS = {
     "load_dataset": ".data",
     "DATASETS": ".catalog",
     "DatasetNotFoundError": ".data",
-    "evaluate_views": ".evaluation",
+    "accuracy_per_view": ".evaluation",
     "build_model": ".models",
     "MODEL_NAMES": ".catalog",
 }

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-__all__ = ["DatasetInfo", "DATASETS", "dataset_info", "MODEL_NAMES", "CONFIG_DIR", "list_suites"]
+__all__ = ["DatasetInfo", "DATASETS", "dataset_info", "MODEL_NAMES", "SUITES_DIR", "list_suites"]
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,9 @@ def dataset_info(name: str) -> DatasetInfo:
 MODEL_NAMES: Tuple[str, ...] = ("resnet18", "lenet", "alexnet", "vgg11", "vgg16")
 
 #: One folder of run configs per suite (``configs/cifar/<suite>/*.yaml``).
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "cifar"  # package data (setup.py)
+SUITES_DIR = Path(__file__).resolve().parents[1] / "configs" / "cifar"  # package data (setup.py)
 
 
-def list_suites(config_dir: Path = CONFIG_DIR) -> List[str]:
+def list_suites(config_dir: Path = SUITES_DIR) -> List[str]:
     """The suites: folders of ``config_dir`` holding at least one ``*.yaml``, sorted."""
     return sorted(p.name for p in config_dir.iterdir() if p.is_dir() and any(p.glob("*.yaml")))

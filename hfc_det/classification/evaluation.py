@@ -7,7 +7,7 @@ from typing import Dict, Mapping
 import torch
 from torch import nn
 
-__all__ = ["evaluate_views", "accuracy", "autocast_for"]
+__all__ = ["accuracy_per_view", "accuracy", "autocast_for"]
 
 
 def autocast_for(device: torch.device, enabled: bool = True):
@@ -28,12 +28,12 @@ def _prepare(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
              batch_size: int = 1000, device=None, amp: bool = True) -> float:
     """Top-1 accuracy in [0, 1] of ``model`` on ``(N, C, H, W)`` images and ``(N,)`` labels."""
-    return evaluate_views(model, {"x": images}, labels, batch_size, device, amp)["x"]
+    return accuracy_per_view(model, {"x": images}, labels, batch_size, device, amp)["x"]
 
 
 @torch.no_grad()
-def evaluate_views(model: nn.Module, views: Mapping[str, torch.Tensor], labels: torch.Tensor,
-                   batch_size: int = 1000, device=None, amp: bool = True) -> Dict[str, float]:
+def accuracy_per_view(model: nn.Module, views: Mapping[str, torch.Tensor], labels: torch.Tensor,
+                      batch_size: int = 1000, device=None, amp: bool = True) -> Dict[str, float]:
     """Top-1 accuracy of ``model`` on each view, in eval mode, in batches.
 
     Args:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from hfc_det.classification.catalog import CONFIG_DIR, list_suites  # re-exported; torch-free for run_experiments' parser
+from hfc_det.classification.catalog import SUITES_DIR, list_suites  # re-exported; torch-free for run_experiments' parser
 from hfc_det.classification.config import TrainConfig, load_yaml_config
 from hfc_det.classification.data import dataset_info
 from hfc_det.utils.atomic import write_text_atomic
 from hfc_det.classification.reporting import plot_curves, save_figure, view_order
 
-__all__ = ["Run", "CONFIG_DIR", "list_suites", "load_suite", "run_suite", "suite_table", "write_suite_outputs",
+__all__ = ["Run", "SUITES_DIR", "list_suites", "load_suite", "run_suite", "suite_table", "write_suite_outputs",
            "SUITE_TITLES"]
 
 # Radii in the configs are for 32x32 CIFAR-10 images.
@@ -49,7 +49,7 @@ def _scale_radius(r: Optional[float], factor: float) -> Optional[float]:
     return int(scaled) if float(scaled).is_integer() else round(scaled, 3)
 
 
-def load_suite(suite: str, overrides: Optional[Dict[str, Any]] = None, config_dir: Path = CONFIG_DIR) -> List[Run]:
+def load_suite(suite: str, overrides: Optional[Dict[str, Any]] = None, config_dir: Path = SUITES_DIR) -> List[Run]:
     """The suite's runs, in Table/Figure order, with ``overrides`` applied.
 
     Overriding ``dataset`` rescales every radius by ``size / 32`` (digits: 4 8 12 16 ->

@@ -32,7 +32,7 @@ from hfc_det.classification.checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, num
 from hfc_det.classification.config import RESUME_MAY_CHANGE, TrainConfig
 from hfc_det.classification.errors import TrainingError  # re-exported; torch-free for the tools' error handler
 from hfc_det.classification.data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
-from hfc_det.classification.evaluation import autocast_for, evaluate_views
+from hfc_det.classification.evaluation import autocast_for, accuracy_per_view
 from hfc_det.classification.mixup import mixup
 from hfc_det.classification.models import build_model
 from hfc_det.classification.reporting import plot_curves, save_figure, write_metrics
@@ -150,11 +150,11 @@ def evaluate_epoch(model: nn.Module, data: RunData, cfg: TrainConfig, device: to
     amp = cfg.amp and device.type == "cuda"
     bs = cfg.eval_batch_size
     track_y = data.fit_y[data.track_index.to(device)]
-    fit = evaluate_views(model, {"fit": data.fit_x[data.track_index.to(device)]}, track_y, bs, device, amp)["fit"]
+    fit = accuracy_per_view(model, {"fit": data.fit_x[data.track_index.to(device)]}, track_y, bs, device, amp)["fit"]
     return {
         "fit_acc": fit,
-        "train_acc": evaluate_views(model, data.train_views, track_y, bs, device, amp),
-        "test_acc": evaluate_views(model, data.test_views, data.test_y, bs, device, amp),
+        "train_acc": accuracy_per_view(model, data.train_views, track_y, bs, device, amp),
+        "test_acc": accuracy_per_view(model, data.test_views, data.test_y, bs, device, amp),
     }
 
 

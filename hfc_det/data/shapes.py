@@ -57,7 +57,7 @@ __all__ = [
     "shape_area",
     "shape_perimeter",
     "texture_pattern",
-    "SPLITS",
+    "SHAPES_SPLITS",
 ]
 
 #: Class names, in category-id order (ids start at 1, as in COCO).
@@ -70,7 +70,7 @@ _RING_INNER = 0.55  # inner radius of a ring as a fraction of its outer radius
 _CROSS_WIDTH = 1.0 / 3.0  # bar width of a cross as a fraction of its arm length
 _SPLIT_INDEX = {"train": 0, "val": 1, "test": 2, "conflict": 3}
 #: The splits :func:`make_shapes_dataset` writes.
-SPLITS: Tuple[str, ...] = ("train", "val", "conflict")
+SHAPES_SPLITS: Tuple[str, ...] = ("train", "val", "conflict")
 _FIXED_POINT = 4  # cv2 drawing with 1/16 px precision
 
 
@@ -411,7 +411,7 @@ def dataset_paths(spec: ShapesSpec, root: str) -> Dict[str, Tuple[str, str]]:
     folder = os.path.join(root, spec.key())
     return {
         split: (os.path.join(folder, f"instances_{split}.json"), os.path.join(folder, split))
-        for split in SPLITS
+        for split in SHAPES_SPLITS
     }
 
 
@@ -431,7 +431,7 @@ def make_shapes_dataset(
         os.makedirs(root, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{spec.key()}.tmp-", dir=root)
         try:
-            for split in SPLITS:
+            for split in SHAPES_SPLITS:
                 write_split(spec, split, getattr(spec, f"num_{split}"), tmp, progress)
             with open(os.path.join(tmp, "spec.json"), "w", encoding="utf-8") as f:
                 json.dump({"generator_version": GENERATOR_VERSION, **spec.to_dict()}, f, indent=2, sort_keys=True)

@@ -8,7 +8,7 @@ Display scalings:
 
 * LFC (and the original): clipped to ``[0, 255]``. The low-pass filter rings a little
   outside the pixel range; clipping hides that ringing and nothing else.
-* HFC: zero-mean with both signs, so it needs a stated scaling (:data:`HFC_SCALINGS`):
+* HFC: zero-mean with both signs, so it needs a stated scaling (:data:`DISPLAY_SCALINGS`):
   ``"symmetric"`` maps ``0 -> mid-grey``: ``0.5 + h / (2 max|h|)``, so a flat area is grey
   and the sign of an edge stays visible; ``"minmax"`` stretches ``[min h, max h]`` to
   ``[0, 1]`` (more contrast, but grey no longer means zero). Both are per picture, over all
@@ -21,10 +21,10 @@ from typing import Dict, Iterable
 import numpy as np
 
 # hfc_det.views.frequency and hfc_det.views.grammar (torch) are imported inside the functions that compute
-# views: the tools read HFC_SCALINGS for their --help, which must not wait for torch.
+# views: the tools read DISPLAY_SCALINGS for their --help, which must not wait for torch.
 
 __all__ = [
-    "HFC_SCALINGS",
+    "DISPLAY_SCALINGS",
     "hfc_scaling_label",
     "as_float_hwc",
     "split_views_hwc",
@@ -34,7 +34,7 @@ __all__ = [
     "scale_hfc_for_display",
 ]
 
-HFC_SCALINGS: Dict[str, str] = {
+DISPLAY_SCALINGS: Dict[str, str] = {
     "symmetric": "0.5 + h / (2 max|h|)",
     "minmax": "(h - min h) / (max h - min h)",
 }
@@ -43,13 +43,13 @@ HFC_SCALINGS: Dict[str, str] = {
 def hfc_scaling_label(scaling: str) -> str:
     """Short text for a picture title: which HFC display scaling was used."""
     _check_scaling(scaling)
-    return f"display: {HFC_SCALINGS[scaling]}"
+    return f"display: {DISPLAY_SCALINGS[scaling]}"
 
 
 def _check_scaling(scaling: str) -> None:
-    if scaling not in HFC_SCALINGS:
+    if scaling not in DISPLAY_SCALINGS:
         raise ValueError(
-            f"unknown HFC display scaling {scaling!r}: choose one of {sorted(HFC_SCALINGS)}"
+            f"unknown HFC display scaling {scaling!r}: choose one of {sorted(DISPLAY_SCALINGS)}"
         )
 
 

@@ -35,7 +35,6 @@ __all__ = [
     "frequency_views",
     "radial_mask",
     "view_name",
-    "parse_view_name",
     "max_radius",
     "check_band",
     "check_sigma",
@@ -66,27 +65,6 @@ def view_name(kind: str, radius: float, outer: Optional[float] = None) -> str:
     if kind not in ("low", "high"):
         raise ValueError(f"view kind must be 'low', 'high', 'band' or 'blur', got {kind!r}")
     return f"{kind}_r{_format_radius(radius)}"
-
-
-def parse_view_name(name: str) -> Tuple[str, float]:
-    """Inverse of :func:`view_name`; ``"original"`` gives ``("original", nan)``.
-
-    Raises ``ValueError`` for anything else.
-    """
-    if name == "original":
-        return "original", float("nan")
-    kind, sep, rest = name.partition("_r")
-    if kind in ("low", "high") and sep:
-        try:
-            radius = float(rest)
-        except ValueError:
-            pass
-        else:
-            _check_radius(radius)
-            return kind, radius
-    raise ValueError(
-        f"unknown view {name!r}: expected 'original', 'low_r<R>' or 'high_r<R>' (e.g. low_r8)"
-    )
 
 
 def max_radius(height: int, width: int) -> float:

@@ -32,7 +32,7 @@ from hfc_det.views.frequency import (
     view_name,
 )
 from hfc_det.views.fourier_basis import check_eps, perturb
-from hfc_det.views.noise_control import NOISE_KIND, noise_view_name, noise_views, parse_noise_view_name
+from hfc_det.views.noise_control import NOISE_KIND, noise_view_name, noise_views
 from hfc_det.views.svd import _check_k, svd_view_name, svd_views
 
 __all__ = ["parse_view", "canonical_view_name", "fourier_view_name", "compute_views", "split_view_names", "view_axis", "SPLITS", "VIEW_KINDS", "ViewKind"]
@@ -52,6 +52,8 @@ class ViewKind(NamedTuple):
     check: Callable[..., Union[float, Tuple[float, ...]]]  # raises ValueError; returns the parameter
     axis: str  # what the parameter measures, for plots: "radius", "sigma", "k"
     form: str  # the form and an example, for error messages
+    prefix: str  # a name starting with it but not matching is refused with this row's form
+    name: Callable[..., str]  # parameter -> the canonical name (low_r8.0 -> low_r8)
 
 
 def _radius(r: str) -> float:
@@ -62,21 +64,28 @@ def _k(k: str) -> int:
     return _check_k(int(k))
 
 
-#: The view-name grammar: one entry per kind of view.
+#: The view-name grammar: one entry per kind of view. It is the only parser of view names:
+#: adding a kind of view is one row here (and its computation in :func:`compute_views`).
 VIEW_KINDS: Tuple[ViewKind, ...] = (
-    ViewKind("low", re.compile(rf"low_r{_NUM}"), _radius, "radius", "low_r<R> (e.g. low_r8)"),
-    ViewKind("high", re.compile(rf"high_r{_NUM}"), _radius, "radius", "high_r<R>"),
+    ViewKind("low", re.compile(rf"low_r{_NUM}"), _radius, "radius", "low_r<R> (e.g. low_r8)", "low_",
+             lambda r: view_name("low", r)),
+    ViewKind("high", re.compile(rf"high_r{_NUM}"), _radius, "radius", "high_r<R>", "high_",
+             lambda r: view_name("high", r)),
     ViewKind("band", re.compile(rf"band_r{_NUM}-{_NUM}"), lambda a, b: check_band(float(a), float(b)),
-             "radius", "band_r<A>-<B> with 0 <= A < B (e.g. band_r8-16)"),
+             "radius", "band_r<A>-<B> with 0 <= A < B (e.g. band_r8-16)", "band_", lambda ab: view_name("band", *ab)),
     ViewKind("blur", re.compile(rf"blur_s{_NUM}"), lambda s: check_sigma(float(s)), "sigma",
-             "blur_s<SIGMA> with SIGMA > 0 px (e.g. blur_s2)"),
+             "blur_s<SIGMA> with SIGMA > 0 px (e.g. blur_s2)", "blur_", lambda s: view_name("blur", s)),
     ViewKind(NOISE_KIND, re.compile(rf"{NOISE_KIND}_r{_NUM}"), _radius, "radius",
-             "noise_r<R> (white noise as strong as the HFC at R)"),
-    ViewKind("svd_top", re.compile(r"svd_top([1-9]\d*)"), _k, "k", "svd_top<K> with K >= 1 (e.g. svd_top4)"),
-    ViewKind("svd_tail", re.compile(r"svd_tail([1-9]\d*)"), _k, "k", "svd_tail<K>"),
+             "noise_r<R>, white noise as strong as the HFC at radius R (e.g. noise_r16)", f"{NOISE_KIND}_",
+             noise_view_name),
+    ViewKind("svd_top", re.compile(r"svd_top([1-9]\d*)"), _k, "k", "svd_top<K> with K >= 1 (e.g. svd_top4)",
+             "svd_top", lambda k: svd_view_name("top", k)),
+    ViewKind("svd_tail", re.compile(r"svd_tail([1-9]\d*)"), _k, "k", "svd_tail<K> with K >= 1 (e.g. svd_tail4)",
+             "svd_tail", lambda k: svd_view_name("tail", k)),
     ViewKind("fourier", re.compile(rf"fourier_u{_INT}_v{_INT}_e{_NUM}"),
              lambda u, v, e: (int(u), int(v), check_eps(float(e))), "frequency",
-             "fourier_u<U>_v<V>_e<EPS> with EPS > 0 (e.g. fourier_u2_v-3_e500)"),
+             "fourier_u<U>_v<V>_e<EPS> with EPS > 0 (e.g. fourier_u2_v-3_e500)", "fourier_",
+             lambda uve: fourier_view_name(*uve)),
 )
 
 #: Pixel range a ``fourier_*`` view is clipped to: the detector's 0..255 pixels.
@@ -96,15 +105,17 @@ def parse_view(name: str) -> Tuple[str, Union[float, Tuple[float, float]]]:
     """
     if name == "original":
         return "original", float("nan")
-    if str(name).startswith(f"{NOISE_KIND}_"):
-        return NOISE_KIND, parse_noise_view_name(name)  # its own message: the radius is missing
+    name = str(name)
     for entry in VIEW_KINDS:
-        match = entry.pattern.fullmatch(str(name))
+        match = entry.pattern.fullmatch(name)
         if match is not None:
             try:
                 return entry.kind, entry.check(*match.groups())
             except ValueError as e:
                 raise ValueError(f"view {name!r}: {e}") from None
+    for entry in VIEW_KINDS:  # the kind is clear, its parameter is not: say that kind's form
+        if name.startswith(entry.prefix):
+            raise ValueError(f"unknown view {name!r}: expected {entry.form}")
     forms = ", ".join(k.form for k in VIEW_KINDS)
     raise ValueError(f"unknown view {name!r}: expected 'original', {forms}")
 
@@ -112,17 +123,7 @@ def parse_view(name: str) -> Tuple[str, Union[float, Tuple[float, float]]]:
 def canonical_view_name(name: str) -> str:
     """The name :func:`compute_views` files a view under: ``low_r8.0`` -> ``low_r8``."""
     kind, parameter = parse_view(name)
-    if kind == "original":
-        return kind
-    if kind.startswith("svd_"):
-        return svd_view_name(kind[len("svd_"):], parameter)
-    if kind == "band":
-        return view_name(kind, *parameter)
-    if kind == "fourier":
-        return fourier_view_name(*parameter)
-    if kind == NOISE_KIND:
-        return noise_view_name(parameter)
-    return view_name(kind, parameter)
+    return kind if kind == "original" else _BY_KIND[kind].name(parameter)
 
 
 def fourier_view_name(u: int, v: int, eps: float) -> str:

@@ -13,14 +13,14 @@ neither detectron2 nor the classification code.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Mapping, Union
+from typing import Dict, Mapping, Union
 
 import numpy as np
 import torch
 
 from hfc_det.views.frequency import ArrayLike, _format_radius, _check_radius
 
-__all__ = ["NOISE_KIND", "noise_view_name", "parse_noise_view_name", "noise_radii", "standard_noise",
+__all__ = ["NOISE_KIND", "noise_view_name", "standard_noise",
            "matched_noise", "noise_views"]
 
 #: The view kind of the control (``noise_r{R}``).
@@ -33,20 +33,6 @@ _SEED_TAG = 0x6E6F6973
 def noise_view_name(radius: float) -> str:
     """``noise_r16``, ``noise_r2.5`` (the radius printed as in ``low_r16``)."""
     return f"{NOISE_KIND}_r{_format_radius(_check_radius(radius))}"
-
-
-def parse_noise_view_name(name: str) -> float:
-    """The radius of ``noise_r<R>``; ``ValueError`` for anything else (``noise_r`` included)."""
-    prefix = f"{NOISE_KIND}_r"
-    if name.startswith(prefix):
-        try:
-            radius = float(name[len(prefix):])
-        except ValueError:
-            pass
-        else:
-            return _check_radius(radius)
-    raise ValueError(f"unknown view {name!r}: a control view is 'noise_r<R>' with the radius of the HFC "
-                     "it matches (e.g. noise_r16)")
 
 
 def standard_noise(shape, seed: int) -> np.ndarray:
@@ -99,8 +85,3 @@ def noise_views(images: ArrayLike, highs: Mapping[float, ArrayLike], seed: int) 
             z = standard_noise(tuple(high.shape), seed)
         out[noise_view_name(radius)] = images + matched_noise(high, seed, noise=z)
     return out
-
-
-def noise_radii(names: Iterable[str]):
-    """The radii of the ``noise_r<R>`` names among ``names`` (others ignored), in order."""
-    return [parse_noise_view_name(n) for n in names if n.startswith(f"{NOISE_KIND}_")]

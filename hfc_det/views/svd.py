@@ -14,17 +14,15 @@ batched through :func:`torch.linalg.svd`) and numpy arrays, and imports no model
 from __future__ import annotations
 
 import numbers
-import re
 from typing import Dict, Iterable, Tuple, Union
 
 import torch
 
 from hfc_det.views.frequency import ArrayLike, as_tensor, restore_type, check_image_shape, compute_dtypes
 
-__all__ = ["svd_split", "svd_views", "svd_view_name", "parse_svd_view_name"]
+__all__ = ["svd_split", "svd_views", "svd_view_name"]
 
 _KINDS = ("top", "tail")
-_NAME = re.compile(r"svd_(top|tail)([1-9]\d*)")
 
 
 def _check_k(k) -> int:
@@ -40,20 +38,6 @@ def svd_view_name(kind: str, k: int) -> str:
     if kind not in _KINDS:
         raise ValueError(f"SVD view kind must be 'top' or 'tail', got {kind!r}")
     return f"svd_{kind}{_check_k(k)}"
-
-
-def parse_svd_view_name(name: str) -> Tuple[str, int]:
-    """Inverse of :func:`svd_view_name`: ``"svd_tail8"`` gives ``("tail", 8)``.
-
-    Raises ``ValueError`` for anything else.
-    """
-    match = _NAME.fullmatch(name)
-    if match is None:
-        raise ValueError(
-            f"unknown view {name!r}: expected 'svd_top<K>' or 'svd_tail<K>' with K >= 1 "
-            "(e.g. svd_top4)"
-        )
-    return match.group(1), int(match.group(2))
 
 
 def _svd_parts(x: torch.Tensor, ks) -> Dict[int, Tuple[torch.Tensor, torch.Tensor]]:

@@ -5,11 +5,11 @@ Modules: :mod:`.display` (float views -> uint8 pictures with stated scalings),
 outputs). The gallery modules that draw detections import detectron2 themselves; importing
 this package does not.
 """
-from hfc_det.views.display import HFC_SCALINGS, clip_for_display, scale_hfc_for_display, split_views_hwc
+from hfc_det.views.display import DISPLAY_SCALINGS, clip_for_display, scale_hfc_for_display, split_views_hwc
 from hfc_det.visualization.spectrum import log_spectrum, save_frequency_grid
 
 __all__ = [
-    "HFC_SCALINGS",
+    "DISPLAY_SCALINGS",
     "clip_for_display",
     "scale_hfc_for_display",
     "split_views_hwc",

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from hfc_det.views.grammar import parse_view
 
 from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
-from hfc_det.views.display import HFC_SCALINGS
+from hfc_det.views.display import DISPLAY_SCALINGS
 from hfc_det.visualization.ap_curves import plot_ap_vs_frequency
 from hfc_det.visualization.plots import plot_ap_difference_histogram, plot_ap_scatter, plot_error_breakdown, plot_overall_ap
 from hfc_det.visualization.report_html import render_index
@@ -123,8 +123,8 @@ def _check_options(top_k: int, score_thresh: float, hfc_scaling: str, thumb_size
         raise ValueError(f"--top must be >= 0, got {top_k}")
     if not 0.0 <= score_thresh <= 1.0:
         raise ValueError(f"--score-thresh must be in [0, 1], got {score_thresh}")
-    if hfc_scaling not in HFC_SCALINGS:
-        raise ValueError(f"unknown HFC display scaling {hfc_scaling!r}: choose one of {sorted(HFC_SCALINGS)}")
+    if hfc_scaling not in DISPLAY_SCALINGS:
+        raise ValueError(f"unknown HFC display scaling {hfc_scaling!r}: choose one of {sorted(DISPLAY_SCALINGS)}")
     if thumb_size < 8:
         raise ValueError(f"--thumb-size must be >= 8 pixels, got {thumb_size}")
 
@@ -238,7 +238,7 @@ def build_report(
         view: the view whose gains and losses the galleries show (default :func:`default_view`).
         top_k: images per gallery (largest gains; largest losses).
         score_thresh: predictions below this score are not drawn (pictures only).
-        hfc_scaling: HFC display scaling (:data:`~hfc_det.views.display.HFC_SCALINGS`).
+        hfc_scaling: HFC display scaling (:data:`~hfc_det.views.display.DISPLAY_SCALINGS`).
         thumb_size: longer side of the table thumbnails, pixels.
         grid_radii: radii of the spectrum grids (default :func:`default_grid_radii`).
         workers: processes for thumbnails and panels (default: available CPUs).
@@ -282,7 +282,7 @@ def build_report(
         "top_k": top_k,
         "score_thresh": score_thresh,
         "hfc_display": hfc_scaling,
-        "hfc_display_formula": HFC_SCALINGS[hfc_scaling],
+        "hfc_display_formula": DISPLAY_SCALINGS[hfc_scaling],
         "lfc_display": "clipped to [0, 255]",
         "n_images": int(results.image_ids.size),
         "views": results.views,

@@ -42,7 +42,7 @@ def test_torch_side_modules_reexport_the_same_objects():
 
     for name in ("DatasetInfo", "DATASETS", "dataset_info"):
         assert getattr(data, name) is getattr(catalog, name)
-    assert experiments.CONFIG_DIR is catalog.CONFIG_DIR and experiments.list_suites is catalog.list_suites
+    assert experiments.SUITES_DIR is catalog.SUITES_DIR and experiments.list_suites is catalog.list_suites
     assert training.TrainingError is errors.TrainingError
     for name in tool_options.__all__:
         assert getattr(tool_support, name) is getattr(tool_options, name)

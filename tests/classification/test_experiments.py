@@ -9,7 +9,7 @@ import yaml
 
 from helpers.cifar_fixture import call_tool_main
 
-from hfc_det.classification.experiments import CONFIG_DIR, list_suites, load_suite
+from hfc_det.classification.experiments import SUITES_DIR, list_suites, load_suite
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "run_experiments.py"
 
@@ -65,7 +65,7 @@ def test_table1_smoke_run_on_digits(tmp_path):
     assert row["r"] == 3 and row["paper r"] == 12
     for kind, side in (("low", "LFC"), ("high", "HFC")):
         metrics = json.loads((suite / f"{kind}_r12" / "metrics.json").read_text())
-        paper = yaml.safe_load((CONFIG_DIR / "table1" / f"{kind}_r12.yaml").read_text())["_PAPER_"]
+        paper = yaml.safe_load((SUITES_DIR / "table1" / f"{kind}_r12.yaml").read_text())["_PAPER_"]
         assert row[f"{side} test"] == metrics["final"]["test_acc"]["original"]
         assert row[f"{side} train"] == metrics["final"]["fit_acc"]
         assert row[f"{side} test (paper)"] == paper["test"] and row[f"{side} train (paper)"] == paper["train"]

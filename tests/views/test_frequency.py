@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from hfc_det.views.grammar import parse_view
 from hfc_det.views.frequency import (
     frequency_views,
     max_radius,
-    parse_view_name,
     radial_mask,
     split_frequencies,
     view_name,
@@ -189,12 +189,12 @@ def test_frequency_views_matches_split(rng):
 
 def test_view_names_round_trip():
     assert view_name("low", 128) == "low_r128" and view_name("high", 8.0) == "high_r8"
-    assert parse_view_name("low_r2.5") == ("low", 2.5)
-    assert parse_view_name("high_r128") == ("high", 128.0)
-    assert parse_view_name("original")[0] == "original"
+    assert parse_view("low_r2.5") == ("low", 2.5)
+    assert parse_view("high_r128") == ("high", 128.0)
+    assert parse_view("original")[0] == "original"
     for bad in ["low", "low_r", "mid_r4", "low_r-3", "low_rabc", "high_r0"]:
         with pytest.raises(ValueError):
-            parse_view_name(bad)
+            parse_view(bad)
 
 
 @pytest.mark.parametrize("radius", [0, -1, float("nan"), float("inf"), -float("inf")])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hfc_det.views.noise_control import matched_noise, noise_view_name, parse_noise_view_name
+from hfc_det.views.noise_control import matched_noise, noise_view_name
 from hfc_det.views.grammar import compute_views, parse_view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ def test_zero_hfc_gives_zero_noise():
 
 def test_names():
     assert noise_view_name(16) == "noise_r16" and noise_view_name(2.5) == "noise_r2.5"
-    assert parse_view("noise_r16") == ("noise", 16.0) and parse_noise_view_name("noise_r2.5") == 2.5
+    assert parse_view("noise_r16") == ("noise", 16.0) and parse_view("noise_r2.5") == ("noise", 2.5)
     for bad in ("noise_r", "noise", "noise_rx", "noise_r-3", "noise_r0"):
         with pytest.raises(ValueError, match=r"noise_r<R>|radius"):
             parse_view(bad)

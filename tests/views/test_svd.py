@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from hfc_det.views.frequency import split_frequencies
-from hfc_det.views.svd import parse_svd_view_name, svd_split, svd_view_name, svd_views
+from hfc_det.views.svd import svd_split, svd_view_name, svd_views
 from hfc_det.views.grammar import compute_views, parse_view, split_view_names
 
 
@@ -84,10 +84,10 @@ def test_bad_k_rejected(bad):
 
 def test_view_names_round_trip():
     assert svd_view_name("tail", 4) == "svd_tail4"
-    assert parse_svd_view_name("svd_top12") == ("top", 12)
+    assert parse_view("svd_top12") == ("svd_top", 12)
     for bad in ("svd_top0", "svd_top04", "svd_mid3", "svd_top", "top4"):
         with pytest.raises(ValueError):
-            parse_svd_view_name(bad)
+            parse_view(bad)
     assert parse_view("svd_tail3") == ("svd_tail", 3)
     assert parse_view("low_r8") == ("low", 8.0)
     assert split_view_names("frequency", 8) == ("low_r8", "high_r8")
