@@ -6,12 +6,17 @@ detectron2 is not on PyPI and is therefore not in install_requires:
 """
 from setuptools import find_packages, setup
 
+# Pinned: a new theme or plugin release can add warnings, and the strict build fails on any.
+DOCS = ["mkdocs==1.6.1", "mkdocs-material==9.8.2", "mkdocstrings[python]==1.0.8"]
+
 setup(
     name="hfc_det",
     version="0.1.0",
     description="Low/high frequency component analysis of CNN detectors and classifiers",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
+    # detectron2's license (LICENSE).
+    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hfc_det", "hfc_det.*"]),
     # The configs ship inside the package (as detectron2 ships its model zoo's), so that
@@ -38,6 +43,8 @@ setup(
         # The default COCOeval backend (C++; same numbers as pycocotools, several times
         # faster; its per-image records are readable since 1.6.5, its wheels need no compiler).
         "faster-coco-eval>=1.8",
+        # hfc_det.load_run: an output folder as DataFrames for a notebook.
+        "pandas",
     ],
     extras_require={
         # bundled real photos (scikit-image, scikit-learn) and the 8x8 digits (scikit-learn)
@@ -47,9 +54,15 @@ setup(
         # `make setup` installs tidecv with --no-deps instead (it only needs cv2, which
         # opencv-python-headless provides); see the README.
         "tide": ["tidecv", "pandas", "seaborn", "appdirs"],
-        # playwright drives Debian's /usr/bin/chromium in the report's browser test (no
-        # browser download: `playwright install` is never run).
+        # COCO-C corruption views (corrupt_<name>_s<severity>): imagecorruptions-imaug==1.1.5 needs
+        # these; it too requires the GUI opencv-python, so `make setup` installs it with --no-deps.
+        "corruptions": ["numba>=0.53", "scikit-image"],
+        # The docs site (mkdocs.yml): MkDocs, its Material theme, the API page from docstrings.
+        "docs": DOCS,
+        # playwright drives Debian's /usr/bin/chromium in the report's and the docs site's
+        # browser tests (no browser download: `playwright install` is never run). The suite
+        # builds the docs site strictly (tests/test_docs_site.py), hence DOCS.
         "test": ["pytest", "hypothesis", "scikit-image", "scikit-learn", "playwright",
-                 "pandas", "seaborn", "appdirs"],
+                 "pandas", "seaborn", "appdirs", *DOCS],
     },
 )

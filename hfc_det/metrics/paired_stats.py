@@ -84,8 +84,9 @@ def paired_statistics(ap_view: np.ndarray, ap_original: np.ndarray, n_resamples:
     """The statistics of the module docstring for two aligned per-image AP arrays.
 
     Args:
-        ap_view, ap_original: per-image AP in [0, 1], shape ``(N,)``, aligned by image,
-            NaN where undefined (such images are left out).
+        ap_view: per-image AP of the view in [0, 1], shape ``(N,)``, NaN where undefined
+            (such images are left out).
+        ap_original: the original's, aligned with ``ap_view`` by image.
 
     Returns:
         ``{"n", "mean_difference", "ci_low", "ci_high", "gains", "losses", "ties",

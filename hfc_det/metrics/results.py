@@ -30,7 +30,6 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from hfc_det.utils.atomic import read_json
-from hfc_det.views.grammar import parse_view
 
 __all__ = ["COCO_METRICS", "OUTCOMES", "outcome", "EvalResults", "ResultsError", "load_results_folder",
            "GainLossRow"]
@@ -145,6 +144,8 @@ class EvalResults:
         radii = self.summary.get("radii")
         if radii:
             return [float(r) for r in radii]
+        from hfc_det.views.grammar import parse_view  # torch: only for the radii, not to read a run
+
         parsed = [parse_view(v) for v in self.views]
         return sorted({p for kind, p in parsed if kind in ("low", "high", "noise")})
 
