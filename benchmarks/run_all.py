@@ -16,6 +16,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+#: RESULTS.md from this line on is written by hand (runs no benchmark script repeats: the
+#: demo's tables, the shortcut experiment, single commands' timings); render() keeps it.
+RECORDED_MARKER = "<!-- recorded runs: written by hand, kept by benchmarks/run_all.py -->"
 
 
 def _cell(v) -> str:
@@ -38,7 +41,8 @@ def render() -> str:
            "Written by `make bench` (`benchmarks/run_all.py`) from `benchmarks/results/*.json`.",
            "Ratios are measured within one run; absolute times depend on the machine named.",
            "The CPU figures come from a 2-core machine shared with other jobs (its load, where",
-           "recorded, is in the machine line; the README states it for each figure).", ""]
+           "recorded, is in the machine line). Runs recorded by hand (the demo's tables, the",
+           "shortcut experiment, single commands) follow the generated sections, under \"Recorded runs\".", ""]
     results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     if not any(r.get("machine", {}).get("gpu") for r in results):
         out += ["## GPU", "",
@@ -57,7 +61,14 @@ def render() -> str:
         for k, v in data.items():
             out.append(f"- {k}: {_cell(v)}")
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out) + _recorded_runs()
+
+
+def _recorded_runs() -> str:
+    """The hand-written part of the current RESULTS.md (from RECORDED_MARKER on), or ''."""
+    current = HERE / "RESULTS.md"
+    text = current.read_text() if current.is_file() else ""
+    return text[text.index(RECORDED_MARKER):] if RECORDED_MARKER in text else ""
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ Folders by layer (a module imports only from its own layer or a lower one; no cy
 
 1. numpy/torch, no detectron2: ``utils`` (atomic writes, lazy exports, bundled photos),
    ``cli`` (what the tools' parsers need; standard library only), ``views`` (the frequency
-   split, SVD, noise control, Fourier basis, the view-name grammar), ``analysis`` (Eq. 3
+   split, SVD, noise control, Fourier basis, the view-name grammar, display scaling), ``analysis`` (Eq. 3
    smoothing, gradient spectra, Fourier heat maps).
 2. ``metrics``, no detectron2: per-image AP, the strict measure, paired statistics, TIDE
    errors, and the reading of an output folder (:func:`load_run` for a notebook).

@@ -1,18 +1,20 @@
-"""Every command the README and the tools' help texts show, run as written (issue 16).
+"""Every command the README, the docs pages and the tools' help texts show, run as written
+(issues 16 and 20).
 
-Commands are collected from the README's indented code lines and from the examples in the
-tools' docstrings and epilogs (what ``--help`` prints), backslash continuations joined.
+Commands are collected from the code of README.md and of every docs/*.md page (indented code
+lines and fenced code blocks) and from the examples in the tools' docstrings and epilogs
+(what ``--help`` prints), backslash continuations joined.
 Each runs in a fresh folder (so ``output/...`` lands there) with no datasets, no network
 (proxies pointed at a closed port) and no GPU, and must do one of:
 
 - ``ok``: finish with exit code 0;
 - ``starts``: get past its set-up as written (the file ``sentinel`` appears), then it is
-  stopped: the long trainings the README shows, checked for what broke them before;
+  stopped: the long trainings the pages show, checked for what broke them before;
 - ``refused``: stop at once with exit code 1 and one ``error: ...`` line on stderr, no
   traceback, naming what is missing (COCO, CIFAR, a checkpoint, a GPU, a folder).
 
 A documented command that this table does not know fails the test, so a new example in the
-README or a help text gets run too. Those that train for minutes are marked ``slow``.
+README, a docs page or a help text gets run too. Those that train for minutes are marked ``slow``.
 """
 from __future__ import annotations
 
@@ -53,9 +55,21 @@ def _command(line: str):
     return f"tools/{match.group(1)} {line[match.end():].strip()}".strip()
 
 
-def readme_commands():
-    return [c for ln in _joined_lines((ROOT / "README.md").read_text())
-            if ln.startswith("    ") and (c := _command(ln))]
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _code_lines(text: str):
+    """The lines of a Markdown text's code: indented code lines and fenced blocks' lines."""
+    fenced = False
+    for ln in _joined_lines(text):
+        if ln.lstrip().startswith("```"):
+            fenced = not fenced
+        elif fenced or ln.startswith("    "):
+            yield ln
+
+
+def page_commands():
+    return [c for page in DOC_PAGES for ln in _code_lines(page.read_text()) if (c := _command(ln))]
 
 
 def help_commands():
@@ -69,12 +83,13 @@ def help_commands():
     return out
 
 
-DOCUMENTED = list(dict.fromkeys(readme_commands() + help_commands()))
+DOCUMENTED = list(dict.fromkeys(page_commands() + help_commands()))
 
 NO_COCO = "annotation file of dataset 'coco_2017_val' not found"
 NO_GPU = "cuda"
 # command as written -> (how it is checked, what: sentinel file or the error's text, slow?)
 EXPECT = {
+    "tools/eval_lfc.py --config retinanet_R50_FPN": ("refused", NO_GPU, False),
     "tools/eval_lfc.py --config retinanet_R50_FPN --radius 128 --num-gpus 8": ("refused", NO_GPU, False),
     "tools/eval_lfc.py --radius 64 128 --max-images 20 --output output/quick MODEL.DEVICE cpu":
         ("refused", NO_COCO, False),
@@ -148,7 +163,17 @@ def test_every_documented_command_is_in_the_table():
     assert not unknown, f"documented commands with no expectation here: {unknown}"
     stale = [c for c in EXPECT if c not in DOCUMENTED]
     assert not stale, f"expectations for commands the documentation no longer shows: {stale}"
-    assert len(DOCUMENTED) >= 20  # the collection found the README's and the help texts' examples
+    assert len(DOCUMENTED) >= 20  # the collection found the pages' and the help texts' examples
+
+
+def test_commands_are_collected_from_fenced_and_indented_code_only():
+    text = ("Run `python tools/eval_lfc.py --prose` in prose.\n\n"
+            "    python tools/eval_lfc.py --indented\n\n"
+            "```bash\npython tools/eval_lfc.py --fenced \\\n    --continued\n```\n\n"
+            "python tools/eval_lfc.py --after-the-fence\n")
+    assert [_command(ln) for ln in _code_lines(text)] == [
+        "tools/eval_lfc.py --indented", "tools/eval_lfc.py --fenced --continued"]
+    assert {p.name for p in DOC_PAGES} >= {"README.md", "detection.md", "demo.md"}
 
 
 def _argv(command: str):

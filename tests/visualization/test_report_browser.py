@@ -7,21 +7,14 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import pytest
 
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 from helpers.report_fixture import make_output_folder
 
-CHROMIUM = os.environ.get("HFC_DET_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).is_file(),
-    reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium` (as root)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
