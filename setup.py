@@ -2,7 +2,7 @@
 extension (COCO detection) and a classification toolkit (CIFAR-10).
 
 detectron2 is not on PyPI and is therefore not in install_requires:
-`tools/install_detectron2.sh` installs it (see the README).
+`tools/install_detectron2.sh` installs it (see docs/install.md).
 """
 from setuptools import find_packages, setup
 
@@ -52,7 +52,7 @@ setup(
         # TIDE's error breakdown per view (eval_lfc.py). tidecv itself requires the GUI
         # opencv-python, which would share the cv2 package with opencv-python-headless:
         # `make setup` installs tidecv with --no-deps instead (it only needs cv2, which
-        # opencv-python-headless provides); see the README.
+        # opencv-python-headless provides); see docs/install.md.
         "tide": ["tidecv", "pandas", "seaborn", "appdirs"],
         # COCO-C corruption views (corrupt_<name>_s<severity>): imagecorruptions-imaug==1.1.5 needs
         # these; it too requires the GUI opencv-python, so `make setup` installs it with --no-deps.

@@ -197,7 +197,7 @@ def evaluate_detections(
             logger.info("TIDE error breakdown of %d views", len(views))
             errors = tide_errors(coco_gt, detections, image_ids)
         else:
-            logger.warning("tidecv is not installed: no error breakdown (see the README's tide extra)")
+            logger.warning("tidecv is not installed: no error breakdown (see docs/install.md: the tide extra)")
     file_names = {i: coco_gt.imgs[i].get("file_name", "") for i in image_ids}
     return ViewsEvaluation(
         views=views,

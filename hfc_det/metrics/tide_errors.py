@@ -9,7 +9,7 @@ error type, the AP points that fixing every error of that type would win back (`
 - ``FalsePos`` / ``FalseNeg``: AP won back by removing every false positive / recovering
   every missed object.
 
-``tidecv`` is optional (the ``tide`` extra; see the README for installing it without the
+``tidecv`` is optional (the ``tide`` extra; see docs/install.md for installing it without the
 GUI OpenCV it asks for). Ground truth and detections go to it in memory, boxes only (no
 masks needed). Imports no detectron2.
 """
