@@ -89,7 +89,7 @@ DETECTRON2_FREE_TOOLS = [
     "visualize_kernels.py",
     "find_hfc_examples.py",
     "make_shapes.py",
-    "fourier_heatmap.py",  # a detector's heat map runs eval_lfc.py in its own process
+    "fourier_heatmap.py",  # detectron2 only once a detector's heat map is asked for
     "gradient_spectrum.py",  # detectron2 only once --config asks for a detector
 ]
 

@@ -3,10 +3,11 @@
 
 1. generate the synthetic shapes dataset (cached under OUTPUT/shapes/<spec-hash>/),
 2. train the small demo RetinaNet on it from scratch (cached under OUTPUT/model_<config-hash>/),
-3. run tools/eval_lfc.py on the val images: original, low_rR, high_rR and the control noise_rR,
-   the bands between the radii and three Gaussian blurs (the report's AP-vs-frequency curves),
-4. build the HTML report with tools/visualize_gain_loss.py (skipped if it is absent), with the
-   shortcut experiment's picture when tools/texture_experiment.py has left one in the cache.
+3. evaluate the val images as tools/eval_lfc.py does: original, low_rR, high_rR and the
+   control noise_rR, the bands between the radii and three Gaussian blurs (the report's
+   AP-vs-frequency curves),
+4. build the HTML report as tools/visualize_gain_loss.py does, with the shortcut
+   experiment's picture when tools/texture_experiment.py has left one in the cache.
 
 Re-running with the same options reuses the data and the model. Trailing KEY VALUE pairs
 override the config (and so the cache key), e.g. SOLVER.MAX_ITER 300 or
@@ -19,7 +20,7 @@ shapes/, model_<hash>/.
 import argparse
 import time
 
-from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, take_leading_numbers  # noqa: E402
+from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, take_leading_numbers
 
 configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
 
@@ -42,11 +43,12 @@ def parse_args(argv=None):
     return args
 
 
-@exit_on_user_error(also=(RuntimeError,))  # RuntimeError: a stage's tool failed (it printed why)
+@exit_on_user_error
 def main(argv=None):
     args = parse_args(argv)
     t0 = time.time()
-    demo = run_demo(args)
+    demo = run_demo(output=args.output, config=args.config, radii=args.radius, overrides=args.opts,
+                    cache=args.cache, max_images=args.max_images, report=not args.no_report)
     ap = (demo["val_bbox"] or {}).get("AP")
     print(f"[demo] done in {(time.time() - t0) / 60:.1f} min; stage seconds {demo['seconds']}")
     if ap is not None:

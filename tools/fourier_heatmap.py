@@ -25,20 +25,17 @@ per cell in the JSON, "ap_drop": the mean over images of per-image AP(original) 
 in AP points.
 """
 import argparse
-import hashlib
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+from hfc_det.cli.helpers import UserError, configure_openmp_waiting, exit_on_user_error
 
-from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
+configure_openmp_waiting()  # a detector's heat map evaluates in this process, as eval_lfc.py would
 
-# hfc_det.views.fourier_basis and hfc_det.analysis.heatmap (torch) load after parsing: --help answers at once.
-
-TOOLS = Path(__file__).resolve().parent
+# the heat maps (hfc_det.classification.fourier_heatmap, hfc_det.evaluation.fourier_heatmap;
+# torch) load after parsing: --help answers at once.
 
 
 def build_parser():
@@ -65,85 +62,6 @@ def build_parser():
     return p
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _classifier(args, settings, out: Path):
-    import torch
-
-    from hfc_det.classification.fourier_heatmap import classifier_heatmap
-    from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set
-    from hfc_det.views.fourier_basis import check_grid
-    from hfc_det.analysis.heatmap import write_heatmap
-
-    file, state = check_classifier_checkpoint(args.checkpoint, "for a detector's weights use --config NAME "
-                                              "MODEL.WEIGHTS FILE")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    device = resolve_device(args.device)
-    (model, config), = load_models([str(file)], device)
-    dataset, x, y = load_test_set(args.dataset, [config], [model], args.data_root, False, args.max_images)
-    check_grid(args.grid, args.step, *x.shape[-2:])
-    settings.update(checkpoint_sha256=_sha256(file), dataset=dataset, model=state["model_name"])
-    with torch.no_grad():
-        cells, clean = classifier_heatmap(model, x, y, settings, out, args.batch_size, device,
-                                          progress=not args.no_progress)
-    return write_heatmap(out, cells, settings, "error", len(x),
-                         extra={"clean_error": clean, "checkpoint": str(file), "pixel_range": [0, 1]},
-                         title=f"{dataset} {state['model_name']}: error % (clean {clean:.1f}), eps {args.eps:g}",
-                         label="test error on perturbed images (%)")
-
-
-def _detector(args, settings, out: Path, forwarded):
-    from hfc_det.views.fourier_basis import half_grid
-    from hfc_det.analysis.heatmap import write_heatmap
-    from hfc_det.metrics.results import load_results_folder as load_results
-    from hfc_det.views.grammar import fourier_view_name
-
-    if args.seed != 0:
-        raise UserError("--seed: a detector's heat map uses the fourier views' fixed seed 0")
-    cells = half_grid(args.grid, args.step)
-    names = [fourier_view_name(u, v, args.eps) for u, v in cells]
-    eval_dir = out / "eval"
-    cmd = [sys.executable, str(TOOLS / "eval_lfc.py"), "--config", args.config, "--output", str(eval_dir),
-           "--views", "original", *names]
-    if args.max_images:
-        cmd += ["--max-images", str(args.max_images)]
-    if args.dataset:
-        cmd += ["--dataset", args.dataset]
-    if args.no_progress:
-        cmd += ["--no-progress"]
-    cmd += list(forwarded)
-    print(f"{len(cells)} cells (half of the {2 * len(cells) - 1}-cell grid by symmetry) + the original, "
-          f"x {args.max_images or 'every'} image(s): that many detector passes per image; "
-          "progress and ETA from eval_lfc.py below", flush=True)
-    done = subprocess.run(cmd)
-    if done.returncode != 0:
-        # eval_lfc.py has printed its one-line error: a second line would only repeat it
-        raise SystemExit(done.returncode)
-    results = load_results(eval_dir)
-    original = results.ap["original"]
-    values = {}
-    for (u, v), name in zip(cells, names):
-        ap = results.variants[name].get("AP")
-        drop = original - results.ap[name]
-        defined = drop[~np.isnan(drop)]
-        values[(u, v)] = {"100 - AP": float("nan") if ap is None else 100.0 - ap,
-                          "AP": float("nan") if ap is None else float(ap),
-                          "ap_drop": float(100.0 * defined.mean()) if defined.size else float("nan")}
-    clean = results.variants["original"].get("AP")
-    settings.update(config=args.config, eval_output=str(eval_dir))
-    return write_heatmap(out, values, settings, "100 - AP", int(results.image_ids.size),
-                         extra={"clean_AP": clean, "pixel_range": [0, 255]},
-                         title=f"detector {Path(args.config).stem}: 100 - AP (clean AP {clean or float('nan'):.1f}), "
-                               f"eps {args.eps:g}", label="100 - COCO AP on perturbed images")
-
-
 @exit_on_user_error
 def main(argv=None):
     parser = build_parser()
@@ -164,7 +82,17 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     settings = {"grid": args.grid, "step": args.step, "eps": args.eps, "seed": args.seed,
                 "max_images": args.max_images}
-    record = _classifier(args, settings, out) if args.checkpoint else _detector(args, settings, out, forwarded)
+    if args.checkpoint:
+        from hfc_det.classification.fourier_heatmap import checkpoint_heatmap
+
+        record = checkpoint_heatmap(args.checkpoint, settings, out, dataset=args.dataset, data_root=args.data_root,
+                                    max_images=args.max_images, batch_size=args.batch_size, device=args.device,
+                                    progress=not args.no_progress)
+    else:
+        from hfc_det.evaluation.fourier_heatmap import detector_heatmap
+
+        record = detector_heatmap(args.config, settings, out, forwarded, max_images=args.max_images,
+                                  dataset=args.dataset, progress=not args.no_progress)
     lo, hi = record["range"]
     print(f"heat map ({record['metric']}: {lo:.2f} .. {hi:.2f}) in {os.path.abspath(out)}/heatmap.png "
           "(+ heatmap.npy, heatmap.json)")

@@ -26,7 +26,7 @@ import argparse
 import os
 import sys
 
-from hfc_det.cli.helpers import UserError, exit_on_user_error, resolve_device
+from hfc_det.cli.helpers import UserError, exit_on_user_error
 
 # the models' packages (torch, detectron2) load after parsing: --help answers at once
 
@@ -67,10 +67,18 @@ def main(argv=None):
     if args.max_images is not None and args.max_images < 1:
         raise UserError(f"--max-images must be >= 1, got {args.max_images}")
     if args.config:
-        spectra, labels, extra = _detector(args)
+        from hfc_det.evaluation.gradients import weights_spectra
+
+        spectra, labels, extra = weights_spectra(args.config, args.opts, args.weights, args.label, args.dataset,
+                                                 args.dataset_json, args.image_root, args.max_images,
+                                                 progress=not args.no_progress)
         what = "detectron2 training losses"
     else:
-        spectra, labels, extra = _classifier(args)
+        from hfc_det.classification.gradients import checkpoint_spectra
+
+        spectra, labels, extra = checkpoint_spectra(args.checkpoint, args.label, args.dataset, args.data_root,
+                                                    args.max_images, args.batch_size, args.device,
+                                                    progress=not args.no_progress)
         what = "cross-entropy"
     from hfc_det.analysis.spectrum_plots import write_spectra
 
@@ -81,60 +89,6 @@ def main(argv=None):
               f"power-weighted mean radius {record['mean_radius'][label]:.2f} bins")
     print(f"spectra in {os.path.abspath(args.output)}/spectrum.png (+ spectrum.npy, radial_profile.csv, spectrum.json)")
     return 0
-
-
-def _detector(args):
-    from hfc_det.config import check_device, get_cfg
-    from hfc_det.data import resolve_dataset
-    from hfc_det.evaluation.gradients import detector_gradient_spectrum
-
-    cfg = get_cfg(args.config, args.opts)  # one-line errors for a bad config or override
-    check_device(cfg)  # the one CUDA policy: refused in one line without a CUDA device
-    weights = list(args.weights or [cfg.MODEL.WEIGHTS])
-    for w in weights:
-        if w and "://" not in w and not os.path.isfile(w):
-            raise FileNotFoundError(f"weights file not found: {os.path.abspath(w)}")
-    labels = args.label or [os.path.splitext(os.path.basename(w))[0] or "random-init" for w in weights]
-    if len(labels) != len(weights):
-        raise UserError(f"--label gives {len(labels)} names for {len(weights)} weights files")
-    if args.dataset_json or args.image_root:
-        dataset = resolve_dataset(args.dataset, args.dataset_json, args.image_root)
-    else:
-        dataset = resolve_dataset(args.dataset or cfg.DATASETS.TEST[0])
-    spectra, infos = [], []
-    for label, w in zip(labels, weights):
-        cfg.defrost()
-        cfg.MODEL.WEIGHTS = w
-        print(f"{label}: one backward pass per image of {dataset}", flush=True)
-        spectrum, info = detector_gradient_spectrum(cfg, dataset, args.max_images, progress=not args.no_progress)
-        spectra.append(spectrum)
-        infos.append({"label": label, "weights": w, **info})
-    return spectra, labels, {"dataset": dataset, "config": args.config, "runs": infos,
-                             "images": infos[0]["images"]}
-
-
-def _classifier(args):
-    from hfc_det.classification.gradients import classifier_gradient_spectrum
-    from hfc_det.classification.tool_support import (
-        check_classifier_checkpoint,
-        load_models,
-        load_test_set,
-        model_labels,
-    )
-
-    device = resolve_device(args.device)
-    for path in args.checkpoint:
-        check_classifier_checkpoint(path, "this tool takes classifiers")
-    loaded = load_models(args.checkpoint, device)
-    models, configs = [m for m, _ in loaded], [c for _, c in loaded]
-    labels = model_labels(args.checkpoint, configs, args.label)
-    dataset, x, y = load_test_set(args.dataset, configs, models, args.data_root, False, args.max_images)
-    spectra = []
-    for label, model in zip(labels, models):
-        print(f"{label}: {len(x)} images, {-(-len(x) // args.batch_size)} backward passes", flush=True)
-        spectra.append(classifier_gradient_spectrum(model, x, y, args.batch_size, device,
-                                                    progress=not args.no_progress))
-    return spectra, labels, {"dataset": dataset, "images": len(x), "checkpoints": list(args.checkpoint)}
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ the same settings evaluates only the cells still missing.
 """
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any, Callable, Mapping, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
@@ -16,7 +18,7 @@ from hfc_det.views.fourier_basis import check_eps, check_grid, half_grid, pertur
 from hfc_det.analysis.heatmap import Cells, eta_text, load_partial, save_partial
 from hfc_det.classification.evaluation import accuracy
 
-__all__ = ["classifier_heatmap", "PIXEL_RANGE"]
+__all__ = ["classifier_heatmap", "checkpoint_heatmap", "PIXEL_RANGE"]
 
 #: The classification pipeline's pixels are floats in [0, 1]: perturbed images are clipped to it.
 PIXEL_RANGE = (0.0, 1.0)
@@ -55,3 +57,42 @@ def classifier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Ten
         done[(u, v)] = {"error": 100.0 * (1.0 - accuracy(model, x, labels, batch_size, device, amp=False))}
         save_partial(out_dir, settings, done)
     return {c: done[c] for c in cells}, clean_error
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checkpoint_heatmap(checkpoint, settings: Dict[str, Any], out_dir, *, dataset: Optional[str] = None,
+                       data_root: str = "data", max_images: Optional[int] = None, batch_size: int = 1000,
+                       device: Optional[str] = "auto", progress: bool = True) -> Dict[str, Any]:
+    """tools/fourier_heatmap.py's classifier run: the heat map of a tools/train_cifar.py run
+    (folder or ``checkpoint.pth``) on its test set (or ``dataset``), written to ``out_dir``
+    as ``heatmap.npy/.json/.png`` (:func:`hfc_det.analysis.heatmap.write_heatmap`, metric
+    ``"error"`` in %). ``settings`` as :func:`classifier_heatmap`'s; the checkpoint's hash,
+    the dataset and the model name are added to it. Returns the ``heatmap.json`` dict;
+    raises one-line errors (:class:`~hfc_det.cli.helpers.UserError`) for bad input."""
+    from hfc_det.analysis.heatmap import write_heatmap
+    from hfc_det.classification.tool_support import check_classifier_checkpoint, load_models, load_test_set
+    from hfc_det.cli.helpers import UserError, resolve_device
+
+    file, state = check_classifier_checkpoint(checkpoint, "for a detector's weights use --config NAME "
+                                              "MODEL.WEIGHTS FILE")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {batch_size}")
+    device = resolve_device(device)
+    (model, config), = load_models([str(file)], device)
+    dataset, x, y = load_test_set(dataset, [config], [model], data_root, False, max_images)
+    check_grid(settings["grid"], settings["step"], *x.shape[-2:])
+    settings.update(checkpoint_sha256=_sha256(file), dataset=dataset, model=state["model_name"])
+    with torch.no_grad():
+        cells, clean = classifier_heatmap(model, x, y, settings, out_dir, batch_size, device, progress=progress)
+    return write_heatmap(out_dir, cells, settings, "error", len(x),
+                         extra={"clean_error": clean, "checkpoint": str(file), "pixel_range": [0, 1]},
+                         title=f"{dataset} {state['model_name']}: error % (clean {clean:.1f}), "
+                               f"eps {settings['eps']:g}",
+                         label="test error on perturbed images (%)")

@@ -2,6 +2,8 @@
 (:mod:`hfc_det.analysis.gradient_spectrum`)."""
 from __future__ import annotations
 
+from typing import List, Optional, Sequence, Tuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -9,7 +11,7 @@ from torch import nn
 
 from hfc_det.analysis.gradient_spectrum import power_spectrum
 
-__all__ = ["input_gradients", "classifier_gradient_spectrum"]
+__all__ = ["input_gradients", "classifier_gradient_spectrum", "checkpoint_spectra"]
 
 
 def input_gradients(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -45,3 +47,34 @@ def classifier_gradient_spectrum(model: nn.Module, images: torch.Tensor, labels:
         part = power_spectrum(input_gradients(model, x, y)).sum(axis=0)
         total = part if total is None else total + part
     return total / len(images)
+
+
+def checkpoint_spectra(checkpoints: Sequence[str], labels: Optional[Sequence[str]] = None,
+                       dataset: Optional[str] = None, data_root: str = "data", max_images: Optional[int] = None,
+                       batch_size: int = 500, device: Optional[str] = "auto", progress: bool = True
+                       ) -> Tuple[List[np.ndarray], List[str], dict]:
+    """tools/gradient_spectrum.py's classifier run: one :func:`classifier_gradient_spectrum`
+    per tools/train_cifar.py run (folder or ``checkpoint.pth``) on their test set (or
+    ``dataset``). Returns ``(spectra, labels, extra)``: ``labels`` default to the runs'
+    names; ``extra`` (for ``spectrum.json``): dataset, image count, checkpoints. Raises
+    one-line errors for a file that is not such a checkpoint."""
+    from hfc_det.classification.tool_support import (
+        check_classifier_checkpoint,
+        load_models,
+        load_test_set,
+        model_labels,
+    )
+    from hfc_det.cli.helpers import resolve_device
+
+    device = resolve_device(device)
+    for path in checkpoints:
+        check_classifier_checkpoint(path, "this tool takes classifiers")
+    loaded = load_models(checkpoints, device)
+    models, configs = [m for m, _ in loaded], [c for _, c in loaded]
+    labels = model_labels(checkpoints, configs, labels)
+    dataset, x, y = load_test_set(dataset, configs, models, data_root, False, max_images)
+    spectra = []
+    for label, model in zip(labels, models):
+        print(f"{label}: {len(x)} images, {-(-len(x) // batch_size)} backward passes", flush=True)
+        spectra.append(classifier_gradient_spectrum(model, x, y, batch_size, device, progress=progress))
+    return spectra, labels, {"dataset": dataset, "images": len(x), "checkpoints": list(checkpoints)}

@@ -11,7 +11,8 @@ changes.
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional, Tuple
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -27,7 +28,8 @@ from hfc_det.analysis.gradient_spectrum import power_spectrum
 
 from hfc_det.evaluation.run import build_eval_model
 
-__all__ = ["freeze_norm_layers", "training_losses", "detector_input_gradient", "detector_gradient_spectrum"]
+__all__ = ["freeze_norm_layers", "training_losses", "detector_input_gradient", "detector_gradient_spectrum",
+           "weights_spectra"]
 
 logger = logging.getLogger("hfc_det")
 
@@ -116,3 +118,45 @@ def detector_gradient_spectrum(cfg, dataset_name: str, max_images: Optional[int]
         raise ValueError(f"dataset {dataset_name} has no images")
     n = len(dicts)
     return total / n, {"images": n, "resampled": resampled, "mean_losses": {k: v / n for k, v in loss_sums.items()}}
+
+
+def weights_spectra(config: str, overrides: Sequence[str] = (), weights: Optional[Sequence[str]] = None,
+                    labels: Optional[Sequence[str]] = None, dataset: Optional[str] = None,
+                    dataset_json: Optional[str] = None, image_root: Optional[str] = None,
+                    max_images: Optional[int] = None, progress: bool = True
+                    ) -> Tuple[List[np.ndarray], List[str], dict]:
+    """tools/gradient_spectrum.py's detector run: one :func:`detector_gradient_spectrum` per
+    weights file (default: the config's MODEL.WEIGHTS) of ``config`` with ``overrides``, on
+    ``dataset`` (a registered name, default the config's DATASETS.TEST[0]; or a COCO json
+    with ``dataset_json`` and ``image_root``).
+
+    Returns ``(spectra, labels, extra)``: ``labels`` default to the weights files' names;
+    ``extra`` (for ``spectrum.json``): dataset, config, per-run info, image count. Raises
+    one-line errors for a bad config, override, device, weights file or dataset.
+    """
+    from hfc_det.cli.helpers import UserError
+    from hfc_det.config import check_device, get_cfg
+    from hfc_det.data import resolve_dataset
+
+    cfg = get_cfg(config, list(overrides))  # one-line errors for a bad config or override
+    check_device(cfg)  # the one CUDA policy: refused in one line without a CUDA device
+    weights = list(weights or [cfg.MODEL.WEIGHTS])
+    for w in weights:
+        if w and "://" not in w and not os.path.isfile(w):
+            raise FileNotFoundError(f"weights file not found: {os.path.abspath(w)}")
+    labels = list(labels or [os.path.splitext(os.path.basename(w))[0] or "random-init" for w in weights])
+    if len(labels) != len(weights):
+        raise UserError(f"--label gives {len(labels)} names for {len(weights)} weights files")
+    if dataset_json or image_root:
+        dataset = resolve_dataset(dataset, dataset_json, image_root)
+    else:
+        dataset = resolve_dataset(dataset or cfg.DATASETS.TEST[0])
+    spectra, infos = [], []
+    for label, w in zip(labels, weights):
+        cfg.defrost()
+        cfg.MODEL.WEIGHTS = w
+        print(f"{label}: one backward pass per image of {dataset}", flush=True)
+        spectrum, info = detector_gradient_spectrum(cfg, dataset, max_images, progress=progress)
+        spectra.append(spectrum)
+        infos.append({"label": label, "weights": w, **info})
+    return spectra, labels, {"dataset": dataset, "config": config, "runs": infos, "images": infos[0]["images"]}

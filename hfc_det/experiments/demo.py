@@ -1,21 +1,19 @@
-"""The `make demo` pipeline (tools/demo.py, tools/texture_experiment.py): synthetic shapes ->
-the cached demo RetinaNet -> tools/eval_lfc.py on its views -> the HTML report.
+"""The `make demo` pipeline (tools/demo.py; the texture experiment, :mod:`.texture`, runs it
+per cell): synthetic shapes -> the cached demo RetinaNet -> the evaluation of its views
+(what tools/eval_lfc.py does, :mod:`hfc_det.evaluation.command`) -> the HTML report (what
+tools/visualize_gain_loss.py does, :func:`hfc_det.visualization.report.build_report`).
 
-The evaluation and the report run as the repository's own tools (``tools/eval_lfc.py``,
-``tools/visualize_gain_loss.py``) in child processes, exactly as a user would run them, so
-their one-line errors, progress bars and resumable outputs are the ones the demo shows.
+Everything runs in this process, through the package's functions: the evaluation's one-line
+errors, progress bars and resumable outputs are those of eval_lfc.py.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional, Sequence
 
 from hfc_det.utils.atomic import write_json_atomic
-
-#: The repository's tools/ folder (the package is installed editable by `make setup`).
-TOOLS = str(Path(__file__).resolve().parents[2] / "tools")
 
 DEFAULT_CONFIG = "demo/retinanet_R18_FPN_shapes"
 # For the 128 px shapes (max radius ~90): the 4 px texture sits 32 bins from the centre, so
@@ -40,58 +38,84 @@ def demo_views(radii):
     return ["original", "low", "high", "noise"] + bands + [view_name("blur", s) for s in BLUR_SIGMAS]
 
 
-def _run_tool(script, args, what):
-    cmd = [sys.executable, os.path.join(TOOLS, script)] + [str(a) for a in args]
-    print(f"[demo] {what}: {' '.join(cmd)}", flush=True)
-    done = subprocess.run(cmd)
-    if done.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {done.returncode}): {' '.join(cmd)}")
-
-
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
 
 
-def evaluate_split(config, opts, weights, json_file, image_root, output, radii, max_images=None,
+def evaluate_split(config, overrides, weights, json_file, image_root, output, radii, max_images=None,
                    what="evaluate views", views=None):
-    """tools/eval_lfc.py on one split of the shapes into ``output``, with the trained ``weights``
-    and the same config and overrides; ``views`` as eval_lfc.py's ``--views`` (default: its own,
-    original, low_rR and high_rR)."""
-    eval_args = ["--config", config, "--dataset-json", json_file, "--image-root", image_root,
-                 "--output", output, "--radius", *radii, *(["--views", *views] if views else []),
-                 # the views take seconds to evaluate: always recompute them, so a re-run with
-                 # other radii or a retrained model never meets the last run's detections
-                 "--fresh"]
-    if max_images:
-        eval_args += ["--max-images", max_images]
-    eval_args += [*opts, "MODEL.WEIGHTS", os.path.abspath(weights)]
-    _run_tool("eval_lfc.py", eval_args, what)
+    """Evaluate one split of the shapes into ``output`` as ``tools/eval_lfc.py`` does
+    (:func:`hfc_det.evaluation.command.launch_evaluation`), with the trained ``weights`` and
+    the same config and overrides; ``views`` as eval_lfc.py's ``--views`` (default: its own,
+    original, low_rR and high_rR). Returns nothing; the outputs are in ``output``."""
+    from hfc_det.evaluation.command import EvalSettings, command_line, launch_evaluation
+
+    settings = EvalSettings(
+        config=config, overrides=[*overrides, "MODEL.WEIGHTS", os.path.abspath(weights)],
+        dataset_json=json_file, image_root=image_root, output=output, radii=radii, views=views,
+        max_images=max_images or None,
+        # the views take seconds to evaluate: always recompute them, so a re-run with other
+        # radii or a retrained model never meets the last run's detections
+        fresh=True)
+    print(f"[demo] {what}: eval_lfc.py {' '.join(command_line(settings))}", flush=True)
+    launch_evaluation(settings)
+
+
+def write_report(output, extra_figures=()):
+    """``tools/visualize_gain_loss.py OUTPUT`` with its defaults: ``OUTPUT/report/``. Returns
+    the path of its ``index.html``."""
+    from hfc_det.metrics.results import load_results_folder
+    from hfc_det.visualization.report import build_report
+
+    report_dir = os.path.join(output, "report")
+    report = build_report(load_results_folder(output), Path(report_dir), extra_figures=extra_figures)
+    index = os.path.join(report_dir, "index.html")
+    print(f"[demo] report: {index} ({report['n_images']} images, galleries on {report['view']})", flush=True)
+    for s in report["gallery_skipped"]:
+        print(f"warning: {s['gallery']} image {s['image_id']} left out: {s['reason']}", file=sys.stderr)
+    return index
 
 
 def experiment_figure(cache):
-    """``--extra-figure`` arguments for the shortcut experiment's picture, when the
-    texture experiment (tools/texture_experiment.py) has left one in the cache (else none)."""
+    """The shortcut experiment's picture as a report figure ``[(png, caption)]``, when the
+    texture experiment (:mod:`.texture`) has left one in the cache (else ``[]``)."""
     png = os.path.join(cache, "texture_experiment", "dose_response.png")
     if not os.path.isfile(png):
         return []
-    return ["--extra-figure", png, "Controlled shortcut experiment (tools/texture_experiment.py): texture "
-            "correlation against the AP change on the LFC that removes the texture and the texture-reliance "
-            "index on cue-conflict images"]
+    return [(png, "Controlled shortcut experiment (tools/texture_experiment.py): texture "
+             "correlation against the AP change on the LFC that removes the texture and the texture-reliance "
+             "index on cue-conflict images")]
 
 
-def run_demo(args):
-    """Returns the ``demo.json`` dict; raises ValueError/FileNotFoundError for user mistakes."""
+def run_demo(*, output: str = "output/demo", config: str = DEFAULT_CONFIG, radii: Sequence[float] = DEFAULT_RADII,
+             overrides: Sequence[str] = (), cache: Optional[str] = None, max_images: Optional[int] = None,
+             report: bool = True) -> dict:
+    """Data, training, evaluation and report into ``output``; returns the ``demo.json`` dict.
+
+    Args:
+        output: where the evaluation (``summary.json``, ``per_image_ap.csv``, ...), the report
+            and ``demo.json`` go.
+        config: config name under ``configs/`` or a yaml path; ``overrides``: ``KEY VALUE``
+            pairs on top (they change the data and model cache keys).
+        radii: mask radii in frequency bins (> 0); the views are :func:`demo_views`.
+        cache: where ``shapes/`` and ``model_<hash>/`` are kept (default: ``output``).
+        max_images: evaluate only the first N val images.
+        report: write ``output/report/`` (tools/visualize_gain_loss.py's report).
+
+    Raises ValueError/FileNotFoundError for user mistakes (one line each).
+    """
     from hfc_det.config import get_cfg
     from hfc_det.data.shapes import make_shapes_dataset
     from hfc_det.engine.training import shapes_spec_from_cfg, train_cached
 
-    if args.max_images is not None and args.max_images < 1:
-        raise ValueError(f"--max-images must be at least 1, got {args.max_images}")
-    if any(r <= 0 for r in args.radius):
-        raise ValueError(f"--radius values must be positive, got {args.radius}")
-    cfg = get_cfg(args.config, args.opts)
-    cache = args.cache or args.output
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"--max-images must be at least 1, got {max_images}")
+    if any(r <= 0 for r in radii):
+        raise ValueError(f"--radius values must be positive, got {list(radii)}")
+    overrides = list(overrides)
+    cfg = get_cfg(config, overrides)
+    cache = cache or output
     cfg.SHAPES.ROOT = os.path.join(cache, "shapes")
     times = {}
     started = time.time()
@@ -106,43 +130,40 @@ def run_demo(args):
     times["train_s"] = round(time.time() - t, 1)
     print(f"[demo] model: {trained['weights']} ({'cached' if trained['cached'] else 'trained'})", flush=True)
 
-    # tools/eval_lfc.py reads the same config and overrides (get_cfg knows every key),
-    # with the trained weights.
+    # the evaluation reads the same config and overrides (get_cfg knows every key), with the
+    # trained weights
     t = time.time()
     val_json, val_root = paths["val"]
-    evaluate_split(args.config, args.opts, trained["weights"], val_json, val_root, args.output, args.radius,
-                   args.max_images, views=demo_views(args.radius))
+    evaluate_split(config, overrides, trained["weights"], val_json, val_root, output, radii, max_images,
+                   views=demo_views(radii))
     times["eval_s"] = round(time.time() - t, 1)
 
-    report = None
+    index = None
     t = time.time()
-    if args.no_report:
-        print("[demo] report skipped (--no-report)")
-    elif not os.path.isfile(os.path.join(TOOLS, "visualize_gain_loss.py")):
-        print("[demo] report skipped: tools/visualize_gain_loss.py is not in this checkout")
+    if report:
+        index = write_report(output, experiment_figure(cache))
     else:
-        _run_tool("visualize_gain_loss.py", [args.output, *experiment_figure(cache)], "report")
-        report = os.path.join(args.output, "report", "index.html")
+        print("[demo] report skipped (--no-report)")
     times["report_s"] = round(time.time() - t, 1)
     times["total_s"] = round(time.time() - started, 1)  # the stages and what lies between them
 
     demo = {
-        "config": args.config,
-        "overrides": list(args.opts),
-        "radii": list(args.radius),
+        "config": config,
+        "overrides": overrides,
+        "radii": list(radii),
         "dataset": {"train": paths["train"][0], "val": val_json,
                     "conflict": paths["conflict"][0], "conflict_images": paths["conflict"][1]},
         "weights": os.path.abspath(trained["weights"]),
         "model_dir": trained["model_dir"],
         "model_cached": trained["cached"],
         "val_bbox": (trained["metrics"] or {}).get("bbox"),
-        "summary": os.path.join(args.output, "summary.json"),
-        "views": _read_json(os.path.join(args.output, "summary.json"))["variants"],
-        "report": report,
+        "summary": os.path.join(output, "summary.json"),
+        "views": _read_json(os.path.join(output, "summary.json"))["variants"],
+        "report": index,
         "seconds": times,
         "seed": cfg.SEED,
         "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
         "cpu_count": os.cpu_count(),
     }
-    write_json_atomic(os.path.join(args.output, "demo.json"), demo)
+    write_json_atomic(os.path.join(output, "demo.json"), demo)
     return demo

@@ -1,19 +1,46 @@
-"""The controlled shortcut experiment's numbers: one summary per (amplitude, correlation) cell.
+"""The controlled shortcut experiment: does the demo detector take a high-frequency shortcut?
 
-A cell is one demo detector trained on shapes whose texture has amplitude ``a`` and is tied
-to the class with probability ``c`` (``hfc_det.data.shapes``). From its evaluation on its own
-val split (COCO metrics per view, 0-100) and on the cue-conflict split
-(:func:`hfc_det.experiments.cue_conflict.cue_conflict_metrics` per view), this module keeps
-what the experiment is about: AP on the original images, the LFC and HFC AP at every radius,
-the LFC drop at the texture-removing radius, and the texture-reliance index on the original
-conflict images and on their LFC at that radius. No detectron2 here.
+For every texture amplitude ``a`` and texture correlation ``c`` (the probability that an
+object wears its own class's 4 px plaid texture; :mod:`hfc_det.data.shapes`), a *cell* is
+the `make demo` detector trained on such shapes (:func:`hfc_det.experiments.demo.run_demo`,
+seeded, cached by the data-spec and config hashes), evaluated
+
+- on its own val split: original, ``low_rR`` and ``high_rR`` at every radius;
+- on the cue-conflict split (every object wears another class's texture) as original and
+  ``low_r{texture_radius}`` views, scored against the shape and the texture labels
+  (:func:`hfc_det.experiments.cue_conflict.cue_conflict_metrics`).
+
+:func:`run_texture_experiment` runs the grid of :class:`TextureExperiment`; each cell's
+numbers (:func:`cell_summary`) are kept in ``<output>/amp<A>_corr<C>/cell.json`` with the
+identity of what they depend on (the model folder and weights, the radii, the image count),
+so a cell evaluated the same way is read back instead of evaluated again.
+:func:`write_results` writes ``results.json``, ``results.md`` (:func:`results_table`) and
+``dose_response.png`` (:func:`plot_texture_experiment`), and copies the JSON and the picture
+to ``<cache>/texture_experiment/``, where `make demo`'s report finds them.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
-from typing import Dict, List, Mapping, Sequence
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["cell_summary", "results_table", "cell_key"]
+from hfc_det.experiments.demo import DEFAULT_CONFIG, DEFAULT_RADII
+from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
+
+__all__ = ["cell_summary", "results_table", "cell_key", "TextureExperiment", "run_texture_experiment",
+           "write_results", "plot_texture_experiment", "DEFAULT_AMPLITUDES", "DEFAULT_CORRELATIONS",
+           "TEXTURE_RADIUS"]
+
+DEFAULT_AMPLITUDES = (0.06, 0.15)
+DEFAULT_CORRELATIONS = (0.0, 0.5, 1.0)
+#: The radius whose LFC removes the texture (32 bins from the centre on the 128 px images)
+#: and leaves the shapes nearly intact.
+TEXTURE_RADIUS = 24
 
 
 def cell_key(amplitude: float, correlation: float) -> str:
@@ -85,3 +112,224 @@ def results_table(cells: List[Mapping[str, object]]) -> str:
                 _f(c["texture_reliance_lfc"], "{:.2f}")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class TextureExperiment:
+    """The grid and how each cell is trained and evaluated (tools/texture_experiment.py's
+    options).
+
+    Args:
+        output: results, and one ``amp<A>_corr<C>/`` folder per cell (``val/``, ``conflict/``:
+            eval_lfc outputs; ``cell.json``).
+        cache: the data and model cache (`make demo`'s ``--cache``).
+        config: config name or yaml; ``overrides``: ``KEY VALUE`` pairs for every model.
+        amplitudes: texture amplitudes in [0, 0.5] (intensity); ``correlations`` in [0, 1].
+        radii: mask radii (frequency bins, > 0) of the val views.
+        texture_radius: the radius whose LFC removes the texture (> 0).
+        max_images: evaluate only the first N images of each split.
+    """
+
+    output: str = "output/texture_experiment"
+    cache: str = "output/demo"
+    config: str = DEFAULT_CONFIG
+    amplitudes: Tuple[float, ...] = DEFAULT_AMPLITUDES
+    correlations: Tuple[float, ...] = DEFAULT_CORRELATIONS
+    radii: Tuple[float, ...] = tuple(DEFAULT_RADII)
+    texture_radius: float = TEXTURE_RADIUS
+    max_images: Optional[int] = None
+    overrides: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for name in ("amplitudes", "correlations", "radii", "overrides"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def check(self) -> None:
+        """One-line ``ValueError`` for a value out of range."""
+        for a in self.amplitudes:
+            if not 0.0 <= a <= 0.5:
+                raise ValueError(f"--amplitudes must be in [0, 0.5], got {a:g}")
+        for c in self.correlations:
+            if not 0.0 <= c <= 1.0:
+                raise ValueError(f"--correlations must be in [0, 1], got {c:g}")
+        if any(r <= 0 for r in self.radii) or self.texture_radius <= 0:
+            raise ValueError("--radius and --texture-radius must be positive")
+        if self.max_images is not None and self.max_images < 1:
+            raise ValueError(f"--max-images must be at least 1, got {self.max_images}")
+
+    @property
+    def grid(self) -> List[Tuple[float, float]]:
+        """The cells' ``(amplitude, correlation)``, amplitude-major."""
+        return [(a, c) for a in self.amplitudes for c in self.correlations]
+
+    def cell_overrides(self, amplitude: float, correlation: float) -> List[str]:
+        return list(self.overrides) + ["SHAPES.TEXTURE_AMPLITUDE", str(float(amplitude)),
+                                       "SHAPES.TEXTURE_CORRELATION", str(float(correlation))]
+
+    def model_dir(self, amplitude: float, correlation: float) -> str:
+        """The cell's model folder in the cache (``model_<config hash>``, as the demo's)."""
+        from hfc_det.config import get_cfg
+        from hfc_det.engine.training import config_hash
+
+        cfg = get_cfg(self.config, self.cell_overrides(amplitude, correlation))
+        return os.path.join(self.cache, f"model_{config_hash(cfg)}")
+
+    def is_trained(self, amplitude: float, correlation: float) -> bool:
+        return os.path.isfile(os.path.join(self.model_dir(amplitude, correlation), "model_final.pth"))
+
+    def cell_identity(self, model_dir: str) -> Dict[str, Any]:
+        """What a cell's numbers depend on besides the model folder's hash: the weights
+        file's time and the evaluation."""
+        weights = os.path.join(model_dir, "model_final.pth")
+        return {"model_dir": os.path.abspath(model_dir), "weights_mtime_ns": os.stat(weights).st_mtime_ns,
+                "radii": [float(r) for r in self.radii], "texture_radius": float(self.texture_radius),
+                "max_images": self.max_images}
+
+
+def run_cell(experiment: TextureExperiment, amplitude: float, correlation: float) -> Dict[str, Any]:
+    """One cell's numbers (:func:`cell_summary` plus ``model_dir``, ``model_cached`` and the
+    demo's stage ``seconds``); read back from ``<cell>/cell.json`` when the same model was
+    evaluated the same way (the evaluation takes minutes on a CPU)."""
+    folder = os.path.join(experiment.output, cell_key(amplitude, correlation))
+    cell_file = os.path.join(folder, "cell.json")
+    model_dir = experiment.model_dir(amplitude, correlation)
+    if os.path.isfile(cell_file) and os.path.isfile(os.path.join(model_dir, "model_final.pth")):
+        with open(cell_file) as f:
+            saved = json.load(f)
+        if saved.get("identity") == experiment.cell_identity(model_dir):
+            print(f"[texture] reusing {cell_file}", flush=True)
+            return saved["cell"]
+    cell = _evaluate_cell(experiment, amplitude, correlation, folder)
+    write_json_atomic(cell_file, {"identity": experiment.cell_identity(cell["model_dir"]), "cell": _json_safe(cell)})
+    return cell
+
+
+def _evaluate_cell(experiment: TextureExperiment, amplitude: float, correlation: float, folder: str):
+    from hfc_det.experiments.cue_conflict import cue_conflict_metrics
+    from hfc_det.experiments.demo import evaluate_split, run_demo
+
+    e = experiment
+    overrides = e.cell_overrides(amplitude, correlation)
+    d = run_demo(output=os.path.join(folder, "val"), cache=e.cache, config=e.config, radii=e.radii,
+                 overrides=overrides, max_images=e.max_images, report=False)
+    conflict_dir = os.path.join(folder, "conflict")
+    evaluate_split(e.config, overrides, d["weights"], d["dataset"]["conflict"], d["dataset"]["conflict_images"],
+                   conflict_dir, [e.texture_radius], e.max_images, what="evaluate cue-conflict views")
+    views = ["original", f"low_r{e.texture_radius:g}"]
+    conflict = {v: cue_conflict_metrics(d["dataset"]["conflict"], os.path.join(conflict_dir, "detections", f"{v}.json"))
+                for v in views}
+    cell = cell_summary(amplitude, correlation, d["views"], e.radii, e.texture_radius, conflict)
+    cell.update(model_dir=d["model_dir"], model_cached=d["model_cached"], seconds=d["seconds"])
+    return cell
+
+
+def _json_safe(x):
+    """NaN -> None (JSON has no NaN), in nested dicts and lists."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def write_results(experiment: TextureExperiment, cells: List[Mapping[str, Any]], not_run: List[Mapping[str, float]],
+                  started: float) -> str:
+    """``results.json``, ``results.md`` and ``dose_response.png`` in the output folder (and
+    the JSON and picture in ``<cache>/texture_experiment/`` when a cell has run); returns
+    the markdown table. ``started``: ``time.time()`` at the start, for the minutes taken."""
+    e = experiment
+    os.makedirs(e.output, exist_ok=True)
+    plot = os.path.join(e.output, "dose_response.png")
+    drawn = plot_texture_experiment(cells, plot) if cells else None
+    payload = {"config": e.config, "overrides": list(e.overrides), "radii": list(e.radii),
+               "texture_radius": e.texture_radius, "max_images": e.max_images,
+               "cells": cells, "not_run": not_run, "plot": drawn,
+               "minutes": round((time.time() - started) / 60, 1)}
+    table = results_table(cells)
+    write_json_atomic(os.path.join(e.output, "results.json"), _json_safe(payload))
+    write_text_atomic(os.path.join(e.output, "results.md"),
+                      f"Shortcut experiment ({e.config}): AP x 100 on each model's own val split; "
+                      f"cue-conflict AP50 against shape and texture labels; reliance = AP50_tex / "
+                      f"(AP50_shape + AP50_tex). Not run: {not_run or 'none'}.\n\n" + table)
+    if cells:  # where `make demo`'s report looks
+        shared = os.path.join(e.cache, "texture_experiment")
+        os.makedirs(shared, exist_ok=True)
+        shutil.copyfile(plot, os.path.join(shared, ".dose_response.png.tmp"))
+        os.replace(os.path.join(shared, ".dose_response.png.tmp"), os.path.join(shared, "dose_response.png"))
+        write_json_atomic(os.path.join(shared, "results.json"), _json_safe(payload))
+    return table
+
+
+def run_texture_experiment(experiment: TextureExperiment, skip_untrained: bool = False
+                           ) -> Tuple[List[Dict[str, Any]], List[Dict[str, float]], str]:
+    """Every cell of the grid in turn, the results rewritten after each (an interrupted run
+    keeps what finished). ``skip_untrained``: evaluate only the cells whose model is already
+    in the cache, train nothing. Returns ``(cells, not_run, markdown table)``; raises a
+    one-line ``ValueError`` for a value out of range."""
+    started = time.time()
+    experiment.check()
+    cells, not_run = [], []
+    grid = experiment.grid
+    for i, (a, c) in enumerate(grid, 1):
+        if skip_untrained and not experiment.is_trained(a, c):
+            print(f"[texture] cell {i}/{len(grid)}: amplitude {a:g}, correlation {c:g}: not trained, skipped",
+                  flush=True)
+            not_run.append({"texture_amplitude": a, "texture_correlation": c})
+            continue
+        print(f"[texture] cell {i}/{len(grid)}: amplitude {a:g}, correlation {c:g}", flush=True)
+        cells.append(run_cell(experiment, a, c))
+        write_results(experiment, cells, not_run, started)
+    return cells, not_run, write_results(experiment, cells, not_run, started)
+
+
+def _number(value) -> float:
+    """A cell's value as a float: NaN for missing ones (``None`` in a reused ``cell.json``)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def plot_texture_experiment(cells: Sequence[Mapping[str, Any]], path) -> Dict[str, Any]:
+    """The dose-response picture: texture correlation on x, one line per texture amplitude;
+    left, the AP change on the LFC at the texture-removing radius; right, the
+    texture-reliance index on the cue-conflict images (original, and their LFC dashed).
+
+    ``cells``: :func:`cell_summary` dicts. Written atomically to ``path``; returns the
+    numbers drawn, ``{"path", "lines": {amplitude: {"correlation", "lfc_drop",
+    "texture_reliance", "texture_reliance_lfc"}}}``.
+    """
+    from matplotlib.figure import Figure
+
+    from hfc_det.utils.atomic import save_figure_atomic
+
+    fig = Figure(figsize=(10, 4))
+    ax_drop, ax_rel = fig.subplots(1, 2)
+    drawn = {}
+    for amp in sorted({c["texture_amplitude"] for c in cells}):
+        row = sorted((c for c in cells if c["texture_amplitude"] == amp), key=lambda c: c["texture_correlation"])
+        x = [c["texture_correlation"] for c in row]
+        drop = [_number(c["lfc_drop"]) for c in row]
+        rel = [_number(c["texture_reliance"]) for c in row]
+        rel_lfc = [_number(c["texture_reliance_lfc"]) for c in row]
+        line, = ax_drop.plot(x, drop, "o-", label=f"amplitude {amp:g}")
+        ax_rel.plot(x, rel, "o-", color=line.get_color(), label=f"amplitude {amp:g}")
+        ax_rel.plot(x, rel_lfc, "s--", color=line.get_color(), alpha=0.6, label=f"amplitude {amp:g}, LFC")
+        drawn[f"{amp:g}"] = {"correlation": x, "lfc_drop": drop, "texture_reliance": rel,
+                             "texture_reliance_lfc": rel_lfc}
+    radius = cells[0]["texture_radius"] if cells else math.nan
+    ax_drop.axhline(0.0, color="black", linewidth=0.8, linestyle=":")
+    ax_drop.set_xlabel("texture correlation (P[object wears its class's texture])")
+    ax_drop.set_ylabel(f"AP(low_r{radius:g}) - AP(original)")
+    ax_drop.set_title(f"LFC at r={radius:g} (removes the texture)")
+    ax_drop.legend(fontsize=8)
+    ax_rel.set_xlabel("texture correlation")
+    ax_rel.set_ylabel("texture-reliance index (cue-conflict)")
+    ax_rel.set_ylim(-0.05, 1.05)
+    ax_rel.set_title("AP50 tex / (AP50 shape + AP50 tex)")
+    ax_rel.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure_atomic(fig, Path(path), dpi=100)
+    return {"path": str(path), "lines": drawn}

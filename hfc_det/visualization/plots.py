@@ -16,7 +16,7 @@ from hfc_det.utils.atomic import save_figure_atomic
 from hfc_det.metrics.results import COCO_METRICS, EvalResults
 
 __all__ = ["plot_ap_difference_histogram", "plot_ap_scatter", "plot_overall_ap", "plot_error_breakdown",
-           "plot_texture_experiment", "OVERALL_METRICS", "WIDE_FIGURE_INCHES"]
+           "OVERALL_METRICS", "WIDE_FIGURE_INCHES"]
 
 OVERALL_METRICS = COCO_METRICS
 # Figures the report shows at full width: 12 in at 100 dpi is 1200 px, shown unscaled (and
@@ -134,39 +134,6 @@ def plot_error_breakdown(errors: Dict[str, Dict[str, Any]], path: Path) -> Dict[
                          path)
     return {"path": str(path), "types": types, "values": drawn,
             "ap50": {v: _number(errors[v].get("ap50")) for v in views}, **size}
-
-
-def plot_texture_experiment(cells: Sequence[Dict[str, Any]], path: Path) -> Dict[str, Any]:
-    """The shortcut experiment's dose-response: texture correlation on x, one line per texture
-    amplitude; left, the AP change on the LFC at the texture-removing radius; right, the
-    texture-reliance index on the cue-conflict images (original, and their LFC dashed).
-
-    ``cells``: :func:`hfc_det.experiments.texture.cell_summary` dicts.
-    """
-    fig = Figure(figsize=(10, 4))
-    ax_drop, ax_rel = fig.subplots(1, 2)
-    drawn = {}
-    for amp in sorted({c["texture_amplitude"] for c in cells}):
-        row = sorted((c for c in cells if c["texture_amplitude"] == amp), key=lambda c: c["texture_correlation"])
-        x = [c["texture_correlation"] for c in row]
-        drop = [_number(c["lfc_drop"]) for c in row]
-        rel = [_number(c["texture_reliance"]) for c in row]
-        rel_lfc = [_number(c["texture_reliance_lfc"]) for c in row]
-        line, = ax_drop.plot(x, drop, "o-", label=f"amplitude {amp:g}")
-        ax_rel.plot(x, rel, "o-", color=line.get_color(), label=f"amplitude {amp:g}")
-        ax_rel.plot(x, rel_lfc, "s--", color=line.get_color(), alpha=0.6, label=f"amplitude {amp:g}, LFC")
-        drawn[f"{amp:g}"] = {"correlation": x, "lfc_drop": drop, "texture_reliance": rel, "texture_reliance_lfc": rel_lfc}
-    radius = cells[0]["texture_radius"] if cells else math.nan
-    ax_drop.axhline(0.0, color="black", linewidth=0.8, linestyle=":")
-    ax_drop.set_xlabel("texture correlation (P[object wears its class's texture])")
-    ax_drop.set_ylabel(f"AP(low_r{radius:g}) - AP(original)")
-    ax_rel.set_xlabel("texture correlation")
-    ax_rel.set_ylabel("texture-reliance index (cue-conflict)")
-    ax_rel.set_ylim(-0.05, 1.05)
-    ax_rel.set_title("AP50 tex / (AP50 shape + AP50 tex)")
-    ax_rel.legend(fontsize=7)
-    _finish(fig, ax_drop, f"LFC at r={radius:g} (removes the texture)", path, legend=True)
-    return {"path": str(path), "lines": drawn}
 
 
 def _finish(fig, ax, title: str, path: Path, legend: bool) -> None:

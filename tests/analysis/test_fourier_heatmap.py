@@ -107,3 +107,25 @@ def test_wrong_kind_of_checkpoint(tmp_path):
     (tmp_path / "junk.pth").write_text("not a checkpoint")
     msg = run("--checkpoint", tmp_path / "junk.pth", "--output", tmp_path / "o")
     assert "is not a torch checkpoint" in msg
+
+
+def test_checkpoint_heatmap_records_what_the_cells_depend_on(tmp_path):
+    """The package function behind the tool, called directly: the cells are the direct loop's,
+    and the settings gain the checkpoint's SHA-256 (of the file, computed here), the dataset
+    and the model."""
+    import hashlib
+
+    from hfc_det.classification.fourier_heatmap import checkpoint_heatmap
+
+    ckpt = tiny_checkpoint()
+    settings = {"grid": 1, "step": 1, "eps": 2.0, "seed": 0, "max_images": 40}
+    record = checkpoint_heatmap(ckpt, settings, tmp_path, max_images=40, batch_size=16, device="cpu",
+                                progress=False)
+    assert record["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert record["dataset"] == "digits" and settings["checkpoint_sha256"] == record["checkpoint_sha256"]
+    model, _ = load_checkpoint(ckpt)
+    _, _, x, y = load_dataset("digits")
+    cells = {(c["u"], c["v"]): c["error"] for c in record["cells"]}
+    assert cells[(1, 0)] == pytest.approx(direct_error(model, x[:40], y[:40], 1, 0, 2.0), abs=1e-9)
+    with pytest.raises(ValueError, match="--batch-size must be >= 1"):
+        checkpoint_heatmap(ckpt, dict(settings), tmp_path / "o", batch_size=0)

@@ -92,3 +92,18 @@ def test_tool_refuses_a_detector_checkpoint(tmp_path):
     torch.save({"model": {}, "iteration": 1}, f)
     msg = call_tool_main(TOOL, "--checkpoint", str(f), "--output", str(tmp_path / "o"))
     assert msg.startswith("error: ") and "not a tools/train_cifar.py checkpoint" in msg and "\n" not in msg
+
+
+def test_checkpoint_spectra_against_numpy(tmp_path):
+    """The package function behind the tool: labels default to the runs' names, spectra are
+    numpy's FFT of the input gradients."""
+    from hfc_det.classification.gradients import checkpoint_spectra
+
+    a = tiny_checkpoint()
+    spectra, labels, extra = checkpoint_spectra([str(a)], max_images=20, batch_size=7, device="cpu", progress=False)
+    model, _ = load_checkpoint(a)
+    _, _, x, y = load_dataset("digits")
+    g = input_gradients(model, x[:20], y[:20]).numpy().astype(np.float64)
+    want = np.fft.fftshift((np.abs(np.fft.fft2(g)) ** 2).sum(axis=1), axes=(-2, -1)).mean(axis=0)
+    np.testing.assert_allclose(spectra[0], want, rtol=1e-4)
+    assert len(labels) == 1 and labels[0] and extra == {"dataset": "digits", "images": 20, "checkpoints": [str(a)]}

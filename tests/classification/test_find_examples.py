@@ -136,3 +136,24 @@ def test_tool_user_errors_are_one_line(tmp_path, argv, message):
         find_tool.main(args)
     text = str(exc.value.code)
     assert text.startswith("error: ") and message in text and "\n" not in text
+
+
+def test_search_parameters_defaults_and_mistakes():
+    from hfc_det.classification.find_examples import gallery_name, search_parameters
+    from hfc_det.cli.helpers import UserError
+
+    assert search_parameters("frequency", "cifar10", 32) == [("frequency", r) for r in (4.0, 8.0, 12.0, 16.0)]
+    # k: 1/16, 1/8, 1/4 and 1/2 of the image side, each once
+    assert search_parameters("svd", "cifar10", 32) == [("svd", k) for k in (2, 4, 8, 16)]
+    assert search_parameters("svd", "digits", 8) == [("svd", k) for k in (1, 2, 4)]
+    assert search_parameters("both", "cifar10", 32, radii=[3, 3, 5], ks=[4, 4]) == [
+        ("frequency", 3), ("frequency", 5), ("svd", 4)]
+    for kwargs, message in [({"split": "frequency", "radii": [0]}, "--radius values must be > 0"),
+                            ({"split": "frequency", "radii": [-1]}, "--radius values must be finite and >= 0"),
+                            ({"split": "svd", "radii": [4]}, "--radius is for the frequency split"),
+                            ({"split": "frequency", "ks": [4]}, "--k is for the SVD split"),
+                            ({"split": "svd", "ks": [0]}, "--k values must be >= 1")]:
+        split = kwargs.pop("split")
+        with pytest.raises(UserError, match=message):
+            search_parameters(split, "cifar10", 32, **kwargs)
+    assert gallery_name("frequency", 4.0) == "gallery_frequency_r4.png" and gallery_name("svd", 8) == "gallery_svd_k8.png"

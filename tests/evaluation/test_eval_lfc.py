@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -216,3 +217,59 @@ def test_file_without_annotations(tmp_path):
     strict = summary["per_image"]["low_r16"]["strict"]
     assert strict["gain"] == strict["loss"] == 0 and strict["tie"] + strict["undefined"] == 2
     assert "nan" in proc.stdout
+
+
+def test_settings_round_trip_through_the_command_line():
+    """EvalSettings.from_args reads every option of the parser, and command_line gives the
+    arguments that parse back to the same settings."""
+    import argparse
+    import dataclasses
+
+    from hfc_det.cli.eval_lfc_parser import build_parser, parse_args
+    from hfc_det.evaluation.command import EvalSettings, command_line
+
+    s = EvalSettings(config="c.yaml", config_file="d.yaml", overrides=("MODEL.DEVICE", "cpu"), radii=(8.0, 16.5),
+                     views=("original", "band_r8-16"), dataset="coco_2017_val", dataset_json="a.json",
+                     image_root="imgs", output="o", max_images=3, filter_stage="after_resize", hfc_scaling="max",
+                     smooth_rho=0.5, strict_score=0.25, save_every=7, fresh=True, coco_backend="pycocotools",
+                     error_breakdown=False, images_per_batch=2, amp=True, progress=False)
+    argv = command_line(s)
+    parsed = EvalSettings.from_args(parse_args(argv))
+    assert parsed == dataclasses.replace(s, config_file="")  # --config-file is not written, --config is
+    assert EvalSettings.from_args(parse_args([])) == EvalSettings()  # the same defaults
+    assert command_line(EvalSettings()) == ["--config", "retinanet_R50_FPN", "--output", "output/eval_lfc"]
+
+    read = set()
+
+    class Recording(argparse.Namespace):
+        def __getattribute__(self, name):
+            read.add(name)
+            return super().__getattribute__(name)
+
+    EvalSettings.from_args(build_parser().parse_args([], namespace=Recording()))
+    launch_options = {"help", "num_gpus", "num_machines", "machine_rank", "dist_url"}
+    assert {a.dest for a in build_parser()._actions} - launch_options <= read
+
+
+def test_a_run_takes_its_log_handlers_off_again():
+    """A process that evaluates twice (the demo, the texture experiment) must not print each
+    line twice or write it into the first run's log.txt; earlier handlers keep their level."""
+    import logging
+    import sys
+
+    from hfc_det.evaluation.command import _run_logging
+
+    logger = logging.getLogger("detectron2")
+    before = list(logger.handlers)
+    earlier = logging.StreamHandler(sys.stdout)
+    earlier.setLevel(logging.DEBUG)
+    logger.addHandler(earlier)
+    try:
+        with _run_logging():
+            assert earlier not in logger.handlers  # the run's terminal handler is the only one
+            earlier.setLevel(logging.WARNING)  # what setup_run does to every terminal handler
+            logger.addHandler(logging.StreamHandler(sys.stdout))
+            logger.addHandler(logging.FileHandler(os.devnull))
+        assert logger.handlers == before + [earlier] and earlier.level == logging.DEBUG
+    finally:
+        logger.removeHandler(earlier)

@@ -1,15 +1,22 @@
-"""tools/demo.py end to end on tiny settings: data -> training -> eval_lfc -> (report)."""
+"""`make demo`'s pipeline (hfc_det.experiments.demo.run_demo) end to end on tiny settings:
+data -> training -> evaluation -> (report), checked against pycocotools on the written
+detections; and tools/demo.py's one-line errors."""
+import contextlib
 import csv
 import importlib.util
+import io
 import json
+import logging
 import os
 
 import pytest
 
 pytest.importorskip("detectron2")
 from pycocotools.coco import COCO  # noqa: E402
+from pycocotools.cocoeval import COCOeval  # noqa: E402
 
 from helpers.demo_settings import TINY  # noqa: E402
+from hfc_det.experiments.demo import run_demo  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,37 +51,58 @@ def _check_outputs(out, radii):
         rows = list(csv.DictReader(f))
     assert len(rows) == summary["num_images"] == len(gt.getImgIds())
     assert os.path.isfile(os.path.join(demo["model_dir"], "model_final.pth"))
+    assert demo["views"] == summary["variants"] and demo["summary"] == os.path.join(out, "summary.json")
+    for view in ("original", f"low_r{radii[0]}"):  # the summary's AP is pycocotools' on the detections
+        dets = json.load(open(os.path.join(out, "detections", f"{view}.json")))
+        if dets:
+            with contextlib.redirect_stdout(io.StringIO()):
+                e = COCOeval(gt, gt.loadRes(dets), "bbox")
+                e.evaluate(), e.accumulate(), e.summarize()
+            assert summary["variants"][view]["AP"] == pytest.approx(100 * e.stats[0], abs=1e-6)
     return demo
 
 
-def test_demo_runs_end_to_end_without_report(tmp_path):
+def test_demo_runs_end_to_end_without_report(tmp_path, capsys):
     import torch
 
     out = str(tmp_path / "demo")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # see test_train_smoke.one_thread: fastest on a busy shared CPU
     try:
-        _demo().main(["--output", out, "--no-report", "--radius", "16", *TINY])
+        returned = run_demo(output=out, radii=[16], overrides=TINY, report=False)
     finally:
         torch.set_num_threads(threads)
     demo = _check_outputs(out, [16])
+    assert returned == demo
     assert demo["model_cached"] is False and demo["report"] is None
+    assert demo["overrides"] == list(TINY) and demo["radii"] == [16]
+    assert demo["config"] == "demo/retinanet_R18_FPN_shapes"
+    assert demo["model_dir"].startswith(out)  # the cache defaults to the output folder
+    printed = capsys.readouterr().out
+    assert "[demo] evaluate views: eval_lfc.py --config demo/retinanet_R18_FPN_shapes" in printed
+    assert "--fresh" in printed and "[demo] report skipped (--no-report)" in printed
+    assert f"results in {os.path.abspath(out)}" in printed  # the evaluation's own table and path
 
 
 @pytest.mark.slow
 def test_demo_rerun_reuses_data_and_model_and_writes_report(tmp_path):
-    out = str(tmp_path / "demo")
-    demo_tool = _demo()
-    demo_tool.main(["--output", out, "--radius", "8", "16", *TINY])
+    out, cache = str(tmp_path / "demo"), str(tmp_path / "cache")
+    run_demo(output=out, cache=cache, radii=[8, 16], overrides=TINY)
     first = _check_outputs(out, [8, 16])
+    handlers = {name: list(logging.getLogger(name).handlers) for name in ("detectron2", "hfc_det", "fvcore")}
     train_json = first["dataset"]["train"]
     mtime = os.stat(train_json).st_mtime_ns
-    demo_tool.main(["--output", out, "--radius", "8", "16", *TINY])
+    # the tool, as `make demo` runs it, in the same process
+    _demo().main(["--output", out, "--cache", cache, "--radius", "8", "16", *TINY])
     second = _check_outputs(out, [8, 16])
     assert second["model_cached"] is True and second["model_dir"] == first["model_dir"]
+    assert second["model_dir"].startswith(cache)
     assert os.stat(train_json).st_mtime_ns == mtime
-    if os.path.isfile(os.path.join(REPO, "tools", "visualize_gain_loss.py")):
-        assert os.path.isfile(os.path.join(out, "report", "index.html"))
+    assert second["report"] == os.path.join(out, "report", "index.html") and os.path.isfile(second["report"])
+    # each evaluation's log handlers are taken off again: none piles up run after run
+    assert {name: list(logging.getLogger(name).handlers) for name in handlers} == handlers
+    # the evaluation's log of the second run is in its own log.txt
+    assert open(os.path.join(out, "log.txt")).read().count("Full config saved to") == 2
 
 
 @pytest.mark.parametrize(
@@ -91,3 +119,11 @@ def test_demo_user_mistakes_give_one_line_errors(tmp_path, argv, message):
         _demo().main(["--output", str(tmp_path)] + argv)
     text = str(e.value.code)
     assert text.startswith(message) and "\n" not in text
+
+
+def test_run_demo_refuses_bad_values_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="--max-images must be at least 1, got 0"):
+        run_demo(output=str(tmp_path), max_images=0)
+    with pytest.raises(ValueError, match="--radius values must be positive"):
+        run_demo(output=str(tmp_path), radii=[8, 0])
+    assert not os.listdir(tmp_path)
