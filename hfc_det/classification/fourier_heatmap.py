@@ -6,9 +6,7 @@ the same settings evaluates only the cells still missing.
 """
 from __future__ import annotations
 
-import hashlib
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import torch
@@ -17,6 +15,7 @@ from torch import nn
 from hfc_det.views.fourier_basis import check_eps, check_grid, half_grid, perturb, perturbation_signs
 from hfc_det.analysis.heatmap import Cells, eta_text, load_partial, save_partial
 from hfc_det.classification.evaluation import accuracy
+from hfc_det.utils.hashing import sha256_file
 
 __all__ = ["classifier_heatmap", "checkpoint_heatmap", "PIXEL_RANGE"]
 
@@ -59,14 +58,6 @@ def classifier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Ten
     return {c: done[c] for c in cells}, clean_error
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def checkpoint_heatmap(checkpoint, settings: Dict[str, Any], out_dir, *, dataset: Optional[str] = None,
                        data_root: str = "data", max_images: Optional[int] = None, batch_size: int = 1000,
                        device: Optional[str] = "auto", progress: bool = True) -> Dict[str, Any]:
@@ -88,7 +79,7 @@ def checkpoint_heatmap(checkpoint, settings: Dict[str, Any], out_dir, *, dataset
     (model, config), = load_models([str(file)], device)
     dataset, x, y = load_test_set(dataset, [config], [model], data_root, False, max_images)
     check_grid(settings["grid"], settings["step"], *x.shape[-2:])
-    settings.update(checkpoint_sha256=_sha256(file), dataset=dataset, model=state["model_name"])
+    settings.update(checkpoint_sha256=sha256_file(file), dataset=dataset, model=state["model_name"])
     with torch.no_grad():
         cells, clean = classifier_heatmap(model, x, y, settings, out_dir, batch_size, device, progress=progress)
     return write_heatmap(out_dir, cells, settings, "error", len(x),

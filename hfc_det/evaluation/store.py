@@ -32,6 +32,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 import numpy as np
 
 from hfc_det.utils.atomic import TEMP_GLOB, write_atomic
+from hfc_det.utils.hashing import sha256_file
 
 __all__ = [
     "FINGERPRINT_FILE",
@@ -66,14 +67,6 @@ class OutputMismatchError(ValueError):
     """The output folder holds detections of a different run (one-line message)."""
 
 
-def _sha256_file(path: str, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def config_digest(cfg) -> str:
     """SHA-256 of the config with the keys that cannot change a detection blanked out."""
     c = cfg.clone()
@@ -102,12 +95,12 @@ def weights_identity(cfg) -> Dict[str, object]:
         return {"kind": "random-init", "seed": init_seed(cfg)}
     if "://" in weights and not os.path.isfile(weights):
         return {"kind": "url", "url": weights}
-    return {"kind": "file", "sha256": _sha256_file(weights)}
+    return {"kind": "file", "sha256": sha256_file(weights)}
 
 
 def dataset_identity(json_file: str, image_root: str) -> Dict[str, str]:
     """The annotation file's hash and the (absolute) image folder."""
-    return {"json_sha256": _sha256_file(json_file), "image_root": os.path.abspath(image_root)}
+    return {"json_sha256": sha256_file(json_file), "image_root": os.path.abspath(image_root)}
 
 
 def run_fingerprint(cfg, json_file: str, image_root: str) -> Dict[str, object]:
