@@ -13,10 +13,13 @@ $(STAMP): setup.py tools/install_detectron2.sh
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@# A user who already has torch in the venv keeps it.
 	@$(VPY) -c "import torch, torchvision" 2>/dev/null || $(VPY) -m pip install $(TORCH_PIN)
-	$(VPY) -m pip install -q -e ".[test]"
+	$(VPY) -m pip install -q -e ".[test,corruptions]"
 	@# TIDE (error breakdown): tidecv's own requirement, the GUI opencv-python, would clash
 	@# with opencv-python-headless over cv2; its other needs come with the test extra.
 	$(VPY) -m pip install -q --no-deps "tidecv==1.0.1"
+	@# COCO-C corruption views: the same clash (imagecorruptions-imaug requires opencv-python);
+	@# its other needs (numba, scikit-image) come with the corruptions extra.
+	$(VPY) -m pip install -q --no-deps "imagecorruptions-imaug==1.1.5"
 	bash tools/install_detectron2.sh $(VPY)
 	@touch $@
 

@@ -6,7 +6,9 @@ Names: ``original``; ``low_r{R}`` / ``high_r{R}`` / ``band_r{a}-{b}`` / ``blur_s
 as the HFC at R, :mod:`hfc_det.views.noise_control`; needs the image id as ``seed``);
 ``fourier_u{u}_v{v}_e{eps}`` (the image plus
 ``eps`` times the Fourier basis image ``U(u, v)`` with a random sign per channel, clipped to
-the pixel range [0, 255]: one cell of a Fourier heat map, :mod:`hfc_det.views.fourier_basis`). All Fourier filters share one forward transform
+the pixel range [0, 255]: one cell of a Fourier heat map, :mod:`hfc_det.views.fourier_basis`);
+``corrupt_{name}_s{severity}`` (a COCO-C corruption, :mod:`hfc_det.views.corruptions`; seeded by
+the image id ``seed``, or by the image's bytes without one). All Fourier filters share one forward transform
 and all ``k`` one SVD, so asking for many views costs one of each.
 
 The grammar is the table :data:`VIEW_KINDS`: adding a kind of view is one entry there
@@ -31,11 +33,18 @@ from hfc_det.views.frequency import (
     frequency_views,
     view_name,
 )
+from hfc_det.views.corruptions import (
+    CORRUPTION_KIND,
+    CORRUPTION_PATTERN,
+    corruption_view_name,
+    corruption_views,
+    parse_corruption_parameter,
+)
 from hfc_det.views.fourier_basis import check_eps, perturb
 from hfc_det.views.noise_control import NOISE_KIND, noise_view_name, noise_views
 from hfc_det.views.svd import _check_k, svd_view_name, svd_views
 
-__all__ = ["parse_view", "canonical_view_name", "fourier_view_name", "compute_views", "split_view_names", "view_axis", "SPLITS", "VIEW_KINDS", "ViewKind"]
+__all__ = ["parse_view", "canonical_view_name", "fourier_view_name", "check_fourier_views", "compute_views", "split_view_names", "view_axis", "SPLITS", "VIEW_KINDS", "ViewKind"]
 
 #: The two ways of cutting an image into a "smooth" and a "detail" part.
 SPLITS = ("frequency", "svd")
@@ -60,6 +69,12 @@ def _radius(r: str) -> float:
     return _check_radius(float(r))
 
 
+def _noise_radius(r: str) -> float:
+    if not float(r) > 0:
+        raise ValueError(f"the radius R of noise_r<R> must be > 0 (the noise is as strong as the HFC at R), got {r}")
+    return _radius(r)
+
+
 def _k(k: str) -> int:
     return _check_k(int(k))
 
@@ -75,7 +90,7 @@ VIEW_KINDS: Tuple[ViewKind, ...] = (
              "radius", "band_r<A>-<B> with 0 <= A < B (e.g. band_r8-16)", "band_", lambda ab: view_name("band", *ab)),
     ViewKind("blur", re.compile(rf"blur_s{_NUM}"), lambda s: check_sigma(float(s)), "sigma",
              "blur_s<SIGMA> with SIGMA > 0 px (e.g. blur_s2)", "blur_", lambda s: view_name("blur", s)),
-    ViewKind(NOISE_KIND, re.compile(rf"{NOISE_KIND}_r{_NUM}"), _radius, "radius",
+    ViewKind(NOISE_KIND, re.compile(rf"{NOISE_KIND}_r{_NUM}"), _noise_radius, "radius",
              "noise_r<R>, white noise as strong as the HFC at radius R (e.g. noise_r16)", f"{NOISE_KIND}_",
              noise_view_name),
     ViewKind("svd_top", re.compile(r"svd_top([1-9]\d*)"), _k, "k", "svd_top<K> with K >= 1 (e.g. svd_top4)",
@@ -86,6 +101,9 @@ VIEW_KINDS: Tuple[ViewKind, ...] = (
              lambda u, v, e: (int(u), int(v), check_eps(float(e))), "frequency",
              "fourier_u<U>_v<V>_e<EPS> with EPS > 0 (e.g. fourier_u2_v-3_e500)", "fourier_",
              lambda uve: fourier_view_name(*uve)),
+    ViewKind(CORRUPTION_KIND, CORRUPTION_PATTERN, parse_corruption_parameter, "severity",
+             "corrupt_<CORRUPTION>_s<SEVERITY> with SEVERITY 1 to 5 (e.g. corrupt_fog_s3)", f"{CORRUPTION_KIND}_",
+             lambda cs: corruption_view_name(*cs)),
 )
 
 #: Pixel range a ``fourier_*`` view is clipped to: the detector's 0..255 pixels.
@@ -132,9 +150,25 @@ def fourier_view_name(u: int, v: int, eps: float) -> str:
     return f"fourier_u{int(u)}_v{int(v)}_e{int(e) if e.is_integer() else repr(e)}"
 
 
+def check_fourier_views(names: Iterable[str], height: int, width: int) -> None:
+    """Refuse (one-line ``ValueError``) a ``fourier_u{u}_v{v}`` view past the Nyquist frequency
+    of ``height x width`` images: ``|u| <= height // 2`` and ``|v| <= width // 2`` (``u`` along
+    the height). Beyond it the basis image would wrap (``u mod H``) into another frequency."""
+    for name in names:
+        kind, parameter = parse_view(name)
+        if kind != "fourier":
+            continue
+        u, v, _ = parameter
+        for axis, f, size in (("u", u, int(height)), ("v", v, int(width))):
+            if abs(f) > size // 2:
+                raise ValueError(f"view {name!r}: |{axis}| = {abs(f)} is past the Nyquist frequency of "
+                                 f"{int(height)}x{int(width)} px images (|{axis}| <= {size // 2})")
+
+
 def _fourier_views(images: ArrayLike, cells) -> Dict[str, ArrayLike]:
     x, as_numpy = as_tensor(images)
     check_image_shape(x)
+    check_fourier_views([fourier_view_name(*c) for c in cells], *x.shape[-2:])
     _, result = compute_dtypes(x.dtype)
     x = x.to(result)
     shape = x.shape
@@ -157,6 +191,8 @@ def view_axis(name: str) -> Tuple[str, float]:
         return "radius", (parameter[0] + parameter[1]) / 2
     if kind == "fourier":
         return "frequency", math.hypot(parameter[0], parameter[1])
+    if kind == CORRUPTION_KIND:
+        return "severity", float(parameter[1])
     return _BY_KIND[kind].axis, float(parameter)
 
 
@@ -178,7 +214,10 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
 
     Each view has the type, shape and device of ``images`` (float); see
     :func:`hfc_det.views.frequency.frequency_views`, :func:`hfc_det.views.svd.svd_views` and
-    :func:`hfc_det.views.noise_control.noise_views` (``noise_r<R>`` views need ``seed``, the image id).
+    :func:`hfc_det.views.noise_control.noise_views` (``noise_r<R>`` views need ``seed``, the image id)
+    and :func:`hfc_det.views.corruptions.corruption_views` (``corrupt_*``: ``(3, H, W)`` or
+    ``(N, 3, H, W)`` RGB images of at least 32x32 px in 0..255, or in 0..1 when no value exceeds 1;
+    ``seed`` the image id, or one per image, or ``None`` to seed each image by its bytes).
     """
     names = list(dict.fromkeys(names))
     if not names:
@@ -190,6 +229,7 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
     ks: List[int] = []
     cells: List[Tuple[int, int, float]] = []
     noise: List[float] = []
+    corruptions: List[Tuple[str, int]] = []
     for name in names:
         kind, parameter = parse_view(name)
         canonical[name] = canonical_view_name(name)
@@ -208,6 +248,8 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
             ks.append(int(parameter))
         elif kind == "fourier":
             cells.append(parameter)
+        elif kind == CORRUPTION_KIND:
+            corruptions.append(parameter)
     available: Dict[str, ArrayLike] = {}
     if radii or bands or sigmas:
         available.update(frequency_views(images, radii, bands=bands, sigmas=sigmas))
@@ -217,6 +259,8 @@ def compute_views(images: ArrayLike, names: Iterable[str], seed: Optional[int] =
         available.update(svd_views(images, ks))
     if cells:
         available.update(_fourier_views(images, cells))
+    if corruptions:  # seed None: each image's bytes stand in for its id
+        available.update(corruption_views(images, corruptions, seed))
     if "original" in names and "original" not in available:
         x, as_numpy = as_tensor(images)
         check_image_shape(x)

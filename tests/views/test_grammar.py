@@ -20,6 +20,7 @@ EXAMPLES = {
     "svd_top": ("svd_top4", "svd_top4"),
     "svd_tail": ("svd_tail12", "svd_tail12"),
     "fourier": ("fourier_u2_v-3_e500.0", "fourier_u2_v-3_e500"),
+    "corrupt": ("corrupt_gaussian_noise_s03", "corrupt_gaussian_noise_s3"),
 }
 
 
