@@ -1,7 +1,10 @@
 """Make detectron2 v0.6 importable next to today's packages.
 
 Import this module before anything from ``detectron2`` (``hfc_det``'s detectron2-facing
-modules do it for you). It smooths over three measured incompatibilities:
+modules do it for you). A process that detectron2's ``launch`` spawns (``--num-gpus N``)
+imports ``detectron2.engine`` first, to unpickle its target; the tool's script runs before
+that, as ``__mp_main__``, so each launching tool imports this module at its top when
+``__name__ == "__mp_main__"``. It smooths over three measured incompatibilities:
 
 1. ``PIL.Image.LINEAR`` was removed in Pillow 10, and detectron2 v0.6 uses it as a default
    argument of ``ExtentTransform``, so ``import detectron2.data.transforms`` fails. It was

@@ -474,3 +474,380 @@ def test_report_refuses_a_broken_ground_truth_file(tmp_path):
     code = call_tool_main(VISUALIZE, str(out), "--view", "low_r8", "--top", "2", "--quiet", "--workers", "1")
     assert isinstance(code, str) and code.startswith("error: annotation file ") and "\n" not in code, code
     assert str(gt) in code and "appears 2 times" in code
+
+
+# ---- issue 23: 16-bit and float images, scaled from their real range ----
+
+def _rewrite_images(json_file, image_root, changes):
+    """Replace fixture images: ``changes`` maps a file name to ``(new_name, write(path, rgb))``,
+    ``rgb`` the pixels detectron2 decodes from the original (what the model saw)."""
+    import hfc_det.compat  # noqa: F401
+    from detectron2.data.detection_utils import read_image
+
+    data = json.loads(Path(json_file).read_text())
+    for image in data["images"]:
+        if image["file_name"] in changes:
+            new_name, write = changes[image["file_name"]]
+            old = Path(image_root) / image["file_name"]
+            write(Path(image_root) / new_name, read_image(str(old), format="RGB"))
+            if new_name != image["file_name"]:
+                old.unlink()
+            image["file_name"] = new_name
+    Path(json_file).write_text(json.dumps(data))
+
+
+def _png16_rgb(path, rgb):
+    import cv2
+
+    assert cv2.imwrite(str(path), rgb[:, :, ::-1].astype("uint16") * 257)
+
+
+def _png16_gray(path, rgb):
+    from PIL import Image
+
+    Image.fromarray(rgb[:, :, 0].astype("uint16") * 257).save(path)  # mode I;16
+
+
+def _float_tiff(path, rgb, scale=1.0):
+    import numpy as np
+    import tifffile
+
+    tifffile.imwrite(path, (rgb / 255.0 * scale).astype(np.float32), photometric="rgb")
+
+
+def test_sixteen_bit_and_float_images_give_the_eight_bit_results(tmp_path_factory, tmp_path):
+    """The fixture with a 16-bit RGB PNG, a 16-bit grayscale PNG and a [0, 1] float TIFF in
+    place of three 8-bit images: every image's detections and AP are the 8-bit run's; a float
+    TIFF in [0, 4] is skipped with its reason in summary.json, never clipped."""
+    pytest.importorskip("cv2")
+    pytest.importorskip("tifffile")
+    _, reference = fixture_and_reference(tmp_path_factory)
+    json_file, image_root = make_coco_fixture(tmp_path, corrupt_image=True)
+    _rewrite_images(json_file, image_root, {
+        "chelsea.png": ("chelsea.png", _png16_rgb),
+        "camera_gray.png": ("camera_gray.png", _png16_gray),
+        "coffee.jpg": ("coffee.tif", _float_tiff),
+        "rocket.jpg": ("rocket.tif", lambda p, rgb: _float_tiff(p, rgb, scale=4.0)),
+    })
+    out = tmp_path / "out"
+    eval_runs.run_tool(*tool_args((json_file, image_root), out, "--save-every", 2))
+    summary = json.loads((out / "summary.json").read_text())
+    skipped = {s["file_name"].rsplit("/", 1)[-1]: s["reason"] for s in summary["skipped"]}
+    assert sorted(skipped) == ["corrupt.jpg", "rocket.tif"] and "not in [0, 1]" in skipped["rocket.tif"]
+    rocket = next(i["id"] for i in json.loads(Path(json_file).read_text())["images"]
+                  if i["file_name"] == "rocket.tif")
+    (rows, dets), (ref_rows, ref_dets) = _by_image(out), _by_image(reference)
+    ref_rows.pop(rocket), ref_dets.pop(rocket, None)
+    assert rows == ref_rows and dets == ref_dets
+
+
+# ---- issue 23: Fourier views past the Nyquist frequency; a run that evaluated nothing ----
+
+def test_a_fourier_view_past_nyquist_skips_the_images_too_small_for_it(tmp_path):
+    # u = 11 is past the Nyquist frequency (10) of the 20x24 px ball_tiny.png only
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    out = tmp_path / "o"
+    eval_runs.run_tool(*tool_args((json_file, image_root), out, "--views", "original", "fourier_u11_v0_e300"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(s["file_name"].rsplit("/", 1)[-1]) for s in summary["skipped"]] == ["ball_tiny.png"]
+    reason = summary["skipped"][0]["reason"]
+    assert "fourier_u11_v0_e300" in reason and "Nyquist frequency of 20x24 px" in reason and "|u| <= 10" in reason
+
+
+def _ends_in_one_error(proc, *needles):
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert lines[-1].startswith("error:"), lines[-1]
+    for needle in needles:
+        assert needle in lines[-1], (needle, lines[-1])
+
+
+def test_a_run_that_evaluated_no_image_exits_non_zero_after_writing(tmp_path):
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    empty = tmp_path / "wrong_root"
+    empty.mkdir()
+    out = tmp_path / "o"
+    proc = eval_lfc(*tool_args((json_file, str(empty)), out, "--max-images", "2"))
+    _ends_in_one_error(proc, "no image was evaluated: all 2 were skipped", "--image-root")
+    assert json.loads((out / "summary.json").read_text())["num_images"] == 0
+    # every view past the Nyquist frequency of every image: the same
+    proc = eval_lfc(*tool_args((json_file, image_root), tmp_path / "o2", "--max-images", "2",
+                               "--views", "fourier_u999_v0_e3000"))
+    _ends_in_one_error(proc, "no image was evaluated", "Nyquist")
+
+
+# ---- issue 23: one run per output folder ----
+
+_HOLD_LOCK = """
+import sys, time
+from hfc_det.utils.run_lock import acquire_run_lock
+acquire_run_lock(sys.argv[1], what="eval_lfc.py run")
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_busy_folder_is_refused_and_a_dead_runs_lock_taken_over(tmp_path_factory, tmp_path):
+    """Another process holds the folder: eval_lfc.py refuses in one line naming it (and
+    writes nothing). Killed (its lock file stays), the same command takes the folder over,
+    says so, and ends with exactly the results of an undisturbed run."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    data, reference = fixture_and_reference(tmp_path_factory)
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)], stdout=subprocess.PIPE, text=True,
+                              cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        proc = eval_lfc(*tool_args(data, out, "--save-every", 2))
+        one_line_error(proc, f"{out} is in use by another eval_lfc.py run",
+                       f"PID {holder.pid} on host {socket.gethostname()}")
+        assert sorted(p.name for p in out.iterdir()) == ["run.lock"]
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(60)
+    proc = eval_lfc(*tool_args(data, out, "--save-every", 2))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"taking over {out / 'run.lock'}" in proc.stderr and f"PID {holder.pid}" in proc.stderr
+    got, want = eval_runs.comparable_outputs(out), eval_runs.comparable_outputs(reference)
+    assert {k: v for k, v in got["summary"].items() if v != want["summary"].get(k)} == {}
+    assert got == want
+    assert not (out / "run.lock").exists()
+
+
+# ---- issue 23: config files, --num-gpus, the launch path ----
+
+@pytest.mark.parametrize("text, what", [
+    ("", "the file is empty"),
+    ("\n# only a comment\n", "the file is empty"),
+    ("MODEL: [unclosed\n", "malformed YAML"),
+    ("MODEL:\n  DEVICE: cpu\n INPUT: 3\n", "line 3"),
+    ("- MODEL\n- INPUT\n", "line 1: expected a YAML mapping"),
+], ids=["empty", "comment-only", "unclosed", "bad-indent", "list"])
+def test_a_bad_config_yaml_is_one_line(tmp_path, text, what):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    argv = ["--config", str(config), *tool_args((json_file, image_root), tmp_path / "o")]
+    in_process_error(load_tool().cli, argv, f"bad config {config}", what)
+
+
+def test_a_bad_config_yaml_subprocess(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("MODEL: [unclosed\n")
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    proc = eval_lfc("--config", config, *tool_args((json_file, image_root), tmp_path / "o"))
+    one_line_error(proc, str(config), "line 2")
+
+
+def _cuda_devices():
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@pytest.mark.skipif(_cuda_devices() >= 2, reason="this machine has the GPUs --num-gpus 2 asks for")
+def test_num_gpus_without_the_gpus_is_one_line(tmp_path):
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    argv = tool_args((json_file, image_root), tmp_path / "o", "--num-gpus", "2")
+    in_process_error(load_tool().cli, argv, "--num-gpus 2", f"{_cuda_devices()} CUDA device")
+    assert not (tmp_path / "o").exists()
+    train_net = load_tool_file(ROOT / "tools" / "train_net.py")
+    in_process_error(train_net.cli, ["--config-file", "demo/retinanet_R18_FPN_shapes", "--num-gpus", "2",
+                                     "MODEL.DEVICE", "cpu"], "--num-gpus 2")
+
+
+def load_tool_file(path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem + "_tool_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_LAUNCH_SCRIPT = """
+import sys
+{prepare}
+
+def work():
+    pass
+
+if __name__ == "__main__":
+    from PIL import Image
+    assert not hasattr(Image, "LINEAR"), "this Pillow still has LINEAR: nothing to test"
+    import hfc_det.compat  # the parent patches Pillow; a spawned worker starts afresh
+    from detectron2.engine import launch
+
+    launch(work, 2, dist_url="tcp://127.0.0.1:" + sys.argv[1])
+"""
+
+# what every launching tool has at its top
+_PREPARE = 'if __name__ == "__mp_main__":\n    import hfc_det.compat'
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["tool", "without-the-fix"])
+def test_detectron2_launch_workers_get_the_pillow_fix(tmp_path, prepared):
+    """detectron2's real ``launch`` with 2 processes: each worker first unpickles
+    ``detectron2.engine.launch._distributed_worker``, importing detectron2.engine before any
+    hfc_det code. With the lines every launching tool has at its top, the workers get past
+    that import (on a CPU machine they then stop at detectron2's own CUDA assertion); without
+    them they die on ``PIL.Image.LINEAR`` (the check can fail)."""
+    import socket
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    if hasattr(Image, "LINEAR") and Image.LINEAR is not Image.BILINEAR:
+        pytest.skip("Pillow < 10 has LINEAR")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "launching_tool.py"
+    script.write_text(_LAUNCH_SCRIPT.format(prepare=_PREPARE if prepared else ""))
+    proc = subprocess.run([sys.executable, str(script), str(port)], capture_output=True, text=True, cwd=ROOT,
+                          env=eval_runs.ENV, timeout=300)
+    if "nothing to test" in proc.stderr:
+        pytest.skip("this Pillow still has LINEAR")
+    if prepared:
+        assert "LINEAR" not in proc.stderr, proc.stderr[-3000:]
+        if _cuda_devices() < 2:
+            assert "cuda is not available" in proc.stderr, proc.stderr[-3000:]
+        else:
+            assert proc.returncode == 0, proc.stderr[-3000:]
+    else:
+        assert "has no attribute 'LINEAR'" in proc.stderr, proc.stderr[-3000:]
+
+
+def test_every_launching_tool_prepares_its_spawned_processes():
+    import ast
+
+    for name in ("eval_lfc.py", "train_net.py", "fourier_heatmap.py"):
+        tree = ast.parse((ROOT / "tools" / name).read_text())
+        guarded = [n for n in tree.body if isinstance(n, ast.If) and "__mp_main__" in ast.unparse(n.test)]
+        assert guarded and "import hfc_det.compat" in ast.unparse(guarded[0].body[0]), name
+
+
+# ---- issue 23: messages that named the wrong thing ----
+
+@pytest.mark.parametrize("radius", ["inf", "nan", "-3", "0"])
+def test_a_radius_that_is_no_positive_number_names_the_option(tmp_path, radius):
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    argv = ["--dataset-json", json_file, "--image-root", image_root, "--output", str(tmp_path / "o"),
+            "--radius", radius, *eval_runs.FAST]
+    message = in_process_error(load_tool().cli, argv, "--radius must be finite numbers > 0")
+    assert "unknown view" not in message and "HFC.RADII" not in message
+
+
+def test_a_noise_view_with_a_negative_radius_names_the_view(tmp_path):
+    json_file, image_root = make_coco_fixture(tmp_path / "data")
+    argv = tool_args((json_file, image_root), tmp_path / "o", "--views", "original", "noise_r-3")
+    message = in_process_error(load_tool().cli, argv, "noise_r-3", "must be > 0")
+    assert "low part" not in message
+
+
+def test_visualizing_an_unfinished_run_says_how_to_resume_it(tmp_path):
+    from helpers.cifar_fixture import call_tool_main
+
+    out = tmp_path / "out"
+    (out / "partial").mkdir(parents=True)
+    (out / "run_fingerprint.json").write_text("{}")
+    code = call_tool_main(VISUALIZE, str(out), "--quiet")
+    assert isinstance(code, str) and code.startswith("error: ") and "\n" not in code, code
+    assert "unfinished eval_lfc.py run" in code and "same eval_lfc.py command again resumes it" in code
+
+
+# ---- issue 23: checkpoints that only partly fit, in the other tools ----
+
+def _misfit_checkpoint(tmp_path, kind):
+    import torch
+
+    from helpers.tiny_classifier import tiny_checkpoint
+
+    state = torch.load(tiny_checkpoint(), weights_only=True)
+    weights = dict(state["model"])
+    keys = list(weights)
+    if kind == "half-missing":
+        for k in keys[: len(keys) // 2]:
+            del weights[k]
+    else:  # another class count: the last layer has another shape
+        weights[keys[-1]] = torch.zeros(3)
+    path = tmp_path / f"{kind}.pth"
+    torch.save({**state, "model": weights}, path)
+    return path
+
+
+@pytest.mark.parametrize("tool, extra", [
+    ("find_hfc_examples.py", []),
+    ("gradient_spectrum.py", []),
+    ("fourier_heatmap.py", ["--grid", "1"]),
+    ("visualize_kernels.py", []),
+])
+@pytest.mark.parametrize("kind, what", [("half-missing", "missing: "), ("head-shape", "1 of another shape: ")])
+def test_a_cifar_checkpoint_that_does_not_fit_is_one_line(tmp_path, tool, extra, kind, what):
+    from helpers.cifar_fixture import call_tool_main
+
+    path = _misfit_checkpoint(tmp_path, kind)
+    code = call_tool_main(ROOT / "tools" / tool, "--checkpoint", str(path), "--output", str(tmp_path / "o"), *extra)
+    assert isinstance(code, str) and code.startswith("error: ") and "\n" not in code, code
+    assert str(path) in code and "does not fit the model it names" in code and what in code, code
+
+
+def test_resuming_cifar_training_from_a_checkpoint_that_does_not_fit_is_one_line(tmp_path):
+    import torch
+
+    from helpers.cifar_fixture import call_tool_main
+
+    out = tmp_path / "run"
+    args = ["--output", str(out), "--dataset", "digits", "--model", "lenet", "--batch-size", "256",
+            "--track-radii", "2", "--track-train-size", "100", "--quiet", "--threads", "1"]
+    assert call_tool_main(TRAIN_CIFAR, *args, "--epochs", "1") == 0
+    state = torch.load(out / "checkpoint.pth", weights_only=False)
+    state["model"].pop(next(iter(state["model"])))
+    torch.save(state, out / "checkpoint.pth")
+    code = call_tool_main(TRAIN_CIFAR, *args, "--epochs", "2", "--resume")
+    assert isinstance(code, str) and code.startswith("error: cannot resume") and "\n" not in code, code
+    assert "1 missing: " in code
+
+
+def test_detector_weights_of_another_model_in_train_net_are_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from helpers.tiny_classifier import tiny_checkpoint
+
+    weights = tiny_checkpoint()
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "train_net.py"), "--eval-only", "--config-file",
+                           "demo/retinanet_R18_FPN_shapes", "MODEL.WEIGHTS", str(weights), "MODEL.DEVICE", "cpu",
+                           "OUTPUT_DIR", str(tmp_path / "o"), "DATASETS.TEST", "()"],
+                          capture_output=True, text=True, cwd=ROOT, env=eval_runs.ENV)
+    one_line_error(proc, str(weights))
+
+
+# ---- issue 23: two runs of the other tools in one folder ----
+
+def test_a_second_training_in_a_busy_folder_is_refused(tmp_path):
+    from helpers.cifar_fixture import call_tool_main
+
+    from hfc_det.utils.run_lock import run_lock
+
+    out = tmp_path / "run"
+    with run_lock(out):  # a live run (this process) holds the folder
+        code = call_tool_main(TRAIN_CIFAR, "--output", str(out), "--dataset", "digits", "--model", "lenet",
+                              "--epochs", "1", "--quiet")
+    assert isinstance(code, str) and code.startswith("error: ") and "is in use by another train_cifar.py run" in code
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_a_second_texture_experiment_in_a_busy_folder_is_refused(tmp_path):
+    from hfc_det.experiments.texture import TextureExperiment, run_texture_experiment
+    from hfc_det.utils.run_lock import FolderInUseError, run_lock
+
+    experiment = TextureExperiment(output=str(tmp_path / "tex"), cache=str(tmp_path / "cache"))
+    with run_lock(tmp_path / "tex"):
+        with pytest.raises(FolderInUseError, match="in use by another texture_experiment.py run"):
+            run_texture_experiment(experiment, skip_untrained=True)

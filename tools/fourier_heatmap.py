@@ -33,6 +33,8 @@ from pathlib import Path
 from hfc_det.cli.helpers import UserError, configure_openmp_waiting, exit_on_user_error
 
 configure_openmp_waiting()  # a detector's heat map evaluates in this process, as eval_lfc.py would
+if __name__ == "__mp_main__":  # a process --num-gpus spawned: it imports detectron2 right after this
+    import hfc_det.compat  # noqa: F401  (Pillow and the compiled-ops stand-in first)
 
 # the heat maps (hfc_det.classification.fourier_heatmap, hfc_det.evaluation.fourier_heatmap;
 # torch) load after parsing: --help answers at once.

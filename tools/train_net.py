@@ -25,6 +25,8 @@ import os
 from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error, user_errors_across_processes  # noqa: E402
 
 configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
+if __name__ == "__mp_main__":  # a process --num-gpus spawned: it imports detectron2 right after this
+    import hfc_det.compat  # noqa: F401  (Pillow and the compiled-ops stand-in first)
 
 from hfc_det.cli.options import launch_argument_parser, resolve_config_file  # noqa: E402
 
@@ -73,11 +75,21 @@ def main(args):
 
     cfg = setup(args)
     register_datasets(cfg, args)
+    from hfc_det.evaluation.weights import load_detector_weights
+
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        weights = checkpointer.get_checkpoint_file() if args.resume and checkpointer.has_checkpoint() else cfg.MODEL.WEIGHTS
+        if weights:  # one line for a file that is no checkpoint or leaves the model partly random
+            load_detector_weights(model, weights, allow_partial=bool(cfg.HFC.ALLOW_PARTIAL_WEIGHTS))
         return Trainer.test(cfg, model)
     trainer = Trainer(cfg)
+    if cfg.MODEL.WEIGHTS and not (args.resume and trainer.checkpointer.has_checkpoint()):
+        # fine-tuning may leave new layers initialised (allow_partial; its warning is for evaluation, so
+        # quiet), but weights that are no checkpoint, or of which no tensor fits, are one line
+        logging.getLogger("hfc_det.evaluation.weights").setLevel(logging.ERROR)
+        load_detector_weights(getattr(trainer.model, "module", trainer.model), cfg.MODEL.WEIGHTS, allow_partial=True)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 
@@ -94,8 +106,11 @@ def cli(argv=None):
     args.config_file = resolve_config_file(args.config_file)
     from hfc_det.config import check_device, get_cfg  # imports detectron2 (after hfc_det.compat)
     from hfc_det.metrics.annotations import check_coco_annotations
+    from hfc_det.utils.launch_guard import check_num_gpus
 
-    check_device(get_cfg(args.config_file, args.opts))
+    cfg = get_cfg(args.config_file, args.opts)
+    check_device(cfg)
+    check_num_gpus(args.num_gpus, cfg.MODEL.DEVICE)
     for name, json_file, image_root in args.register:
         for path in (json_file, image_root):
             if not os.path.exists(path):

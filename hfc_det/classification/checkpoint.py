@@ -20,7 +20,7 @@ import pickle
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from torch import nn
 from hfc_det.utils.atomic import write_atomic
 from hfc_det.classification.models import build_model
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "CHECKPOINT_NAME", "CheckpointError",
+__all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "state_dict_misfit", "CHECKPOINT_NAME", "CheckpointError",
            "MODEL_KEYS", "RESUME_KEYS", "portable_rng_state", "numpy_rng_state"]
 
 CHECKPOINT_NAME = "checkpoint.pth"
@@ -112,6 +112,23 @@ def read_checkpoint(path, device="cpu", require: Sequence[str] = MODEL_KEYS) -> 
     return state
 
 
+def state_dict_misfit(model: nn.Module, weights: Mapping[str, Any], shown: int = 3) -> str:
+    """What keeps ``weights`` from loading into ``model`` strictly, in one line: the counts and
+    first names of missing keys, unexpected keys and tensors of another shape; ``""`` when
+    they fit."""
+    if not isinstance(weights, Mapping):
+        return f"its 'model' entry is a {type(weights).__name__}, not a dict of tensors"
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    reshaped = [f"{k} {tuple(getattr(weights[k], 'shape', ()))} (model {tuple(own[k].shape)})"
+                for k in own if k in weights and tuple(getattr(weights[k], "shape", ())) != tuple(own[k].shape)]
+    parts = [f"{len(found)} {what}: {', '.join(found[:shown])}{', ...' if len(found) > shown else ''}"
+             for what, found in (("missing", missing), ("of another shape", reshaped), ("unexpected", unexpected))
+             if found]
+    return "; ".join(parts)
+
+
 def load_checkpoint(path, device="cpu") -> Tuple[nn.Module, Dict[str, Any]]:
     """Rebuild the trained model from a checkpoint file or run folder.
 
@@ -122,8 +139,13 @@ def load_checkpoint(path, device="cpu") -> Tuple[nn.Module, Dict[str, Any]]:
     state = read_checkpoint(path, device)
     try:
         model = build_model(state["model_name"], **state["model_kwargs"])
+        misfit = state_dict_misfit(model, state["model"])
+        if misfit:
+            raise CheckpointError(f"checkpoint {path} does not fit the model it names ({state['model_name']}): {misfit}")
         model.load_state_dict(state["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} does not fit the model it names: {first}") from None
     return model.to(device).eval(), dict(state["config"])

@@ -28,7 +28,7 @@ from torch import nn
 from hfc_det.cli.helpers import resolve_device
 from hfc_det.classification.attacks import pgd
 from hfc_det.classification.checkpoint import (CHECKPOINT_NAME, RESUME_KEYS, numpy_rng_state, portable_rng_state, read_checkpoint,
-                         save_checkpoint)
+                         save_checkpoint, state_dict_misfit)
 from hfc_det.classification.config import RESUME_MAY_CHANGE, TrainConfig
 from hfc_det.classification.errors import TrainingError  # re-exported; torch-free for the tools' error handler
 from hfc_det.classification.data import dataset_info, load_dataset, shuffle_labels, tracked_views, training_view
@@ -168,6 +168,17 @@ def _check_resumable(saved: Dict[str, Any], cfg: TrainConfig, path: Path) -> Non
 
 def train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = True,
           data: Optional[RunData] = None) -> Dict[str, Any]:
+    """:func:`_train`, holding ``output_dir``'s lock (:mod:`hfc_det.utils.run_lock`): a second
+    run in the same folder refuses in one line (``FolderInUseError``) instead of mixing
+    checkpoints; a lock a killed run left is taken over."""
+    from hfc_det.utils.run_lock import run_lock
+
+    with run_lock(output_dir, what="train_cifar.py run"):
+        return _train(cfg, output_dir, resume=resume, progress=progress, data=data)
+
+
+def _train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = True,
+           data: Optional[RunData] = None) -> Dict[str, Any]:
     """Train (or continue) one run and write its outputs into ``output_dir``.
 
     Writes ``checkpoint.pth`` after every epoch, then ``metrics.json``, ``metrics.csv`` and
@@ -205,6 +216,9 @@ def train(cfg: TrainConfig, output_dir, resume: bool = False, progress: bool = T
     epoch_seconds: List[float] = []
     start_epoch = 1
     if saved is not None:
+        misfit = state_dict_misfit(model, saved["model"])
+        if misfit:
+            raise TrainingError(f"cannot resume {ckpt_path}: its weights do not fit {cfg.model}: {misfit}")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         history, epoch_seconds = list(saved["history"]), list(saved.get("epoch_seconds", []))

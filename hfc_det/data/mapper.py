@@ -2,7 +2,8 @@
 
 Test-time only. For each dataset dict it reads the image as detectron2's ``DatasetMapper``
 does (``utils.read_image``, which applies the EXIF orientation and converts grayscale,
-RGBA and CMYK to ``cfg.INPUT.FORMAT``), applies the test-time ``ResizeShortestEdge`` and
+RGBA and CMYK to ``cfg.INPUT.FORMAT``; 16-bit and float files, which that would clip, are
+scaled from their real range instead: :func:`read_image`), applies the test-time ``ResizeShortestEdge`` and
 returns every requested view as a float32 ``CHW`` tensor in the 0-255 pixel scale,
 without a uint8 round trip: the low-frequency view's overshoot past 0 and 255 and the
 high-frequency view's negative values reach the model untouched.
@@ -13,6 +14,13 @@ but float with plain ``interpolate`` (no antialiasing, so a downscaled image ali
 resizing all views the same linear way keeps ``resize(low) + resize(high) ==
 resize(original)``, and the antialiased filter is PIL's bilinear filter (the original view
 differs from detectron2's uint8 path only by PIL's rounding to integers).
+
+Corruption views (``corrupt_{name}_s{severity}``, :mod:`hfc_det.views.corruptions`) are made
+from the decoded uint8 image at its own size, before the resize, whatever ``HFC.FILTER_STAGE``
+says: that is the benchmark's definition (mmdetection's ``test_robustness`` corrupts the loaded
+image), and a corruption's parameters (blur sigmas in pixels, JPEG blocks of 8 px, frost
+textures) are meant for the image's own pixels. ``after_resize`` therefore moves only the
+Fourier/SVD/noise views; the corrupted image is resized like every view.
 """
 from __future__ import annotations
 
@@ -31,14 +39,35 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 
 from hfc_det.config import FILTER_STAGES, HFC_SCALINGS, views_from_cfg
+from hfc_det.utils.image_decoding import UnsupportedImageError, needs_rescaling, read_rgb
+from hfc_det.views.corruptions import CORRUPTION_KIND, MIN_CORRUPTION_SIZE, corrupt_decoded
 from hfc_det.views.frequency import rescale_by_max
-from hfc_det.views.grammar import compute_views, parse_view
+from hfc_det.views.grammar import check_fourier_views, compute_views, parse_view
 
-__all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs"]
+__all__ = ["FrequencyDatasetMapper", "scale_high_frequency", "resize_views", "model_inputs", "read_image"]
 
 logger = logging.getLogger(__name__)
 
 _TORCH_MODE = {Image.BILINEAR: "bilinear", Image.BICUBIC: "bicubic", Image.NEAREST: "nearest"}
+
+
+def read_image(file_name: str, format: str = "BGR") -> np.ndarray:  # noqa: A002  (detectron2's name)
+    """An image file as ``(H, W, C)`` pixels in the 0..255 range in ``format`` (``RGB``,
+    ``BGR`` or ``L``): detectron2's ``read_image`` for 8-bit files (the same array, ``uint8``);
+    16-bit and float files scaled from their real range, ``float32``
+    (:func:`hfc_det.utils.image_decoding.read_rgb`, which raises a one-line
+    ``UnsupportedImageError`` for an image whose range is unknown)."""
+    if not needs_rescaling(file_name):
+        return utils.read_image(file_name, format=format)
+    rgb = read_rgb(file_name)
+    if format == "RGB":
+        return rgb
+    if format == "BGR":
+        return np.ascontiguousarray(rgb[:, :, ::-1])
+    if format == "L":  # Pillow's luma weights (ITU-R 601-2), as convert("L") uses
+        return (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))[:, :, None]
+    raise UnsupportedImageError(f"INPUT.FORMAT {format!r} is not read for 16-bit or float images "
+                                f"(use RGB or BGR)")
 
 
 def scale_high_frequency(view: torch.Tensor, scaling: str) -> torch.Tensor:
@@ -107,7 +136,13 @@ class FrequencyDatasetMapper(DatasetMapper):
         if hfc_scaling not in HFC_SCALINGS:
             raise ValueError(f"hfc_scaling must be one of {list(HFC_SCALINGS)}, got {hfc_scaling!r}")
         self.views = list(views)
-        self.kinds = [parse_view(v)[0] for v in self.views]  # a ValueError names a bad view
+        parsed = [parse_view(v) for v in self.views]  # a ValueError names a bad view
+        self.kinds = [kind for kind, _ in parsed]
+        # corruption views come from the decoded uint8 image, before the resize (module doc)
+        self.corruptions = [(v, p) for v, (kind, p) in zip(self.views, parsed) if kind == CORRUPTION_KIND]
+        self.filtered_views = [v for v, kind in zip(self.views, self.kinds) if kind != CORRUPTION_KIND]
+        if self.corruptions and image_format not in ("RGB", "BGR"):
+            raise ValueError(f"corruption views need INPUT.FORMAT RGB or BGR, got {image_format!r}")
         self.filter_stage = filter_stage
         self.hfc_scaling = hfc_scaling
 
@@ -138,6 +173,15 @@ class FrequencyDatasetMapper(DatasetMapper):
             )
         return tfms
 
+    def _filter_size(self, image: np.ndarray, tfms: List[T.Transform]) -> tuple:
+        """``(height, width)`` at which the Fourier views are computed (``HFC.FILTER_STAGE``)."""
+        size = tuple(image.shape[:2])
+        if self.filter_stage != "before_resize":
+            for tfm in tfms:
+                if isinstance(tfm, T.ResizeTransform):
+                    size = (tfm.new_h, tfm.new_w)
+        return size
+
     def _apply(self, views: torch.Tensor, tfms: List[T.Transform]) -> torch.Tensor:
         """Apply the test-time transforms to float images ``(N, C, H, W)``."""
         for tfm in tfms:
@@ -157,17 +201,21 @@ class FrequencyDatasetMapper(DatasetMapper):
 
         ``image_id`` seeds the noise of the control views (the same in every process and run).
         """
-        if self.views == ["original"]:
+        if self.filtered_views == ["original"]:
             return image[None]
         # one forward FFT for every Fourier view (hfc_det.views.grammar.compute_views)
-        return torch.stack(list(compute_views(image, self.views, seed=image_id).values()))
+        return torch.stack(list(compute_views(image, self.filtered_views, seed=image_id).values()))
 
     def __call__(self, dataset_dict: dict) -> dict:
         out = {k: dataset_dict[k] for k in ("file_name", "image_id", "height", "width") if k in dataset_dict}
         try:
-            image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
+            image = read_image(dataset_dict["file_name"], self.image_format)
             utils.check_image_size(out, image)
             tfms = self._transforms(image)
+            check_fourier_views(self.filtered_views, *self._filter_size(image, tfms))
+            if self.corruptions and min(image.shape[:2]) < MIN_CORRUPTION_SIZE:
+                raise ValueError(f"image of {image.shape[0]}x{image.shape[1]} px is smaller than the "
+                                 f"{MIN_CORRUPTION_SIZE}x{MIN_CORRUPTION_SIZE} px corruptions need")
         except Exception as e:  # noqa: BLE001  an image we cannot read or size is skipped, never a crash
             reason = f"{type(e).__name__}: {e}".strip()
             logger.warning("skipping image %s (%s)", dataset_dict.get("file_name"), reason)
@@ -175,12 +223,21 @@ class FrequencyDatasetMapper(DatasetMapper):
             return out
         x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
         image_id = int(dataset_dict.get("image_id", 0))
-        if self.filter_stage == "before_resize":
-            stacked = self._apply(self._frequency_views(x, image_id), tfms)
-        else:
-            stacked = self._frequency_views(self._apply(x[None], tfms)[0], image_id)
+        computed: Dict[str, torch.Tensor] = {}
+        if self.filtered_views:
+            if self.filter_stage == "before_resize":
+                stacked = self._apply(self._frequency_views(x, image_id), tfms)
+            else:
+                stacked = self._frequency_views(self._apply(x[None], tfms)[0], image_id)
+            computed.update(zip(self.filtered_views, stacked))
+        if self.corruptions:
+            # a 16-bit or float image is float32 here, already in 0..255: no clipping in the cast
+            decoded = image if image.dtype == np.uint8 else np.rint(image).astype(np.uint8)
+            corrupted = corrupt_decoded(decoded, [p for _, p in self.corruptions], image_id, self.image_format)
+            computed.update(zip([v for v, _ in self.corruptions], self._apply(corrupted, tfms)))
         views: Dict[str, torch.Tensor] = {}
-        for name, kind, v in zip(self.views, self.kinds, stacked):
+        for name, kind in zip(self.views, self.kinds):
+            v = computed[name]
             if kind == "high":
                 v = scale_high_frequency(v, self.hfc_scaling)
             views[name] = v.contiguous()

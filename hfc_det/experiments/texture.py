@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from hfc_det.experiments.demo import DEFAULT_CONFIG, DEFAULT_RADII
 from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
+from hfc_det.utils.run_lock import run_lock
 
 __all__ = ["cell_summary", "results_table", "cell_key", "TextureExperiment", "run_texture_experiment",
            "write_results", "plot_texture_experiment", "DEFAULT_AMPLITUDES", "DEFAULT_CORRELATIONS",
@@ -268,8 +269,14 @@ def run_texture_experiment(experiment: TextureExperiment, skip_untrained: bool =
     keeps what finished). ``skip_untrained``: evaluate only the cells whose model is already
     in the cache, train nothing. Returns ``(cells, not_run, markdown table)``; raises a
     one-line ``ValueError`` for a value out of range."""
-    started = time.time()
     experiment.check()
+    # one experiment per output folder at a time (each cell's eval_lfc run locks its own folder)
+    with run_lock(experiment.output, what="texture_experiment.py run"):
+        return _run_cells(experiment, skip_untrained)
+
+
+def _run_cells(experiment: TextureExperiment, skip_untrained: bool):
+    started = time.time()
     cells, not_run = [], []
     grid = experiment.grid
     for i, (a, c) in enumerate(grid, 1):

@@ -316,6 +316,10 @@ def load_results_folder(output_dir) -> EvalResults:
         raise ResultsError(f"output folder {out} does not exist (run tools/eval_lfc.py first)")
     csv_path = out / "per_image_ap.csv"
     if not csv_path.is_file():
+        if (out / "partial").is_dir() or (out / "run_fingerprint.json").is_file():
+            raise ResultsError(
+                f"{out} holds an unfinished eval_lfc.py run (partial/ is there, per_image_ap.csv not yet): "
+                f"running the same eval_lfc.py command again resumes it, keeping the images it finished")
         raise ResultsError(f"{csv_path} is missing: is {out} an eval_lfc.py output folder?")
     summary: Dict[str, Any] = {}
     summary_path = out / "summary.json"

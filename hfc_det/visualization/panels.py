@@ -16,7 +16,7 @@ from PIL import Image
 
 import hfc_det.compat  # noqa: F401  (before detectron2)
 from detectron2.data import Metadata
-from detectron2.data.detection_utils import read_image
+from hfc_det.data.mapper import read_image  # detectron2's, plus 16-bit and float files
 from detectron2.utils.visualizer import Visualizer
 
 from hfc_det.views.frequency import view_name
@@ -96,7 +96,7 @@ def save_gain_loss_panel(
     """Write one panel (original | LFC | HFC with boxes) for ``image_id`` and describe it.
 
     Args:
-        image_path: the image file (read as RGB with detectron2's ``read_image``).
+        image_path: the image file (read as RGB with :func:`hfc_det.data.mapper.read_image`).
         view: ``low_rR`` or ``high_rR``; the panel shows original, ``low_rR``, ``high_rR``.
         ap: per-image AP by view name (from ``per_image_ap.csv``; NaN = undefined).
         detections: ``{view: {image_id: [COCO results]}}``; a view mapped to None has no
