@@ -8,7 +8,10 @@ so a config that trains (with ``SHAPES`` keys) is one that evaluates.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
+
+import yaml
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from detectron2.config import CfgNode as CN
@@ -21,6 +24,7 @@ from hfc_det.cli.options import (  # noqa: F401
     CONFIG_DIR,
     FILTER_STAGES,
     HFC_SCALINGS,
+    ZOO_PREFIX,
     available_configs,
     check_overrides,
     resolve_config_file,
@@ -39,6 +43,7 @@ __all__ = [
     "CONFIG_DIR",
     "available_configs",
     "resolve_config_file",
+    "resolve_zoo_config",
     "views_from_cfg",
     "images_per_batch",
     "DEFAULT_IMAGES_PER_BATCH",
@@ -66,6 +71,13 @@ def add_hfc_config(cfg: CN) -> CN:
     # L2 norm (per image and channel) of its HFC at R, seeded by the image id
     # (hfc_det.views.noise_control).
     cfg.HFC.VIEWS = ["original", "low", "high"]
+    # COCO-C corruption views (hfc_det.views.corruptions), added after VIEWS: corruption names,
+    # "benchmark" (the 15 of mPC) or "all" (the 19), each at every severity of SEVERITIES (1-5):
+    # CORRUPTIONS ["fog"] with SEVERITIES [3] is the view corrupt_fog_s3 (eval_lfc.py's
+    # --corruptions / --severities). Applied to the decoded image before the resize whatever
+    # FILTER_STAGE says, as the benchmark does.
+    cfg.HFC.CORRUPTIONS = []
+    cfg.HFC.SEVERITIES = [1, 2, 3, 4, 5]
     # Where the split applies:
     #   "before_resize": on the decoded image at its own resolution, then every view goes
     #     through the test-time resize (the paper filtered the dataset's images);
@@ -95,6 +107,18 @@ def add_hfc_config(cfg: CN) -> CN:
     # bf16 autocast of the model on CUDA (evaluation only; refused on CPU). Detections
     # differ from float32 slightly (benchmarks/RESULTS.md gives the AP difference).
     cfg.HFC.AMP = False
+    # Where the model comes from (eval_lfc sets these; hfc_det.evaluation.model_source):
+    # CONFIG_SYSTEM "yacs" (a .yaml: detectron2's build_model(cfg)) or "lazy" (a LazyConfig .py:
+    # instantiate(cfg.model) of CONFIG_FILE after its key=value LAZY_OVERRIDES; this config then
+    # carries the HFC keys, device, weights and the test loader's resize and image format).
+    # CONFIG_FILE: "zoo:<name>" for detectron2's model zoo, else the file's absolute path.
+    cfg.HFC.CONFIG_SYSTEM = "yacs"
+    cfg.HFC.CONFIG_FILE = ""
+    cfg.HFC.LAZY_OVERRIDES = []
+    # Evaluate weights that leave some of the model's tensors uninitialised (missing, or of
+    # another shape: another architecture or class count) instead of refusing them; the keys
+    # go into summary.json. Off: a partly random model's near-zero AP is no finding.
+    cfg.HFC.ALLOW_PARTIAL_WEIGHTS = False
     return cfg
 
 
@@ -116,7 +140,8 @@ def add_shapes_config(cfg: CN) -> CN:
 
 
 #: The config key that holds a detector's class count, by ``MODEL.META_ARCHITECTURE``.
-NUM_CLASSES_KEYS = {"RetinaNet": "MODEL.RETINANET.NUM_CLASSES", "GeneralizedRCNN": "MODEL.ROI_HEADS.NUM_CLASSES"}
+NUM_CLASSES_KEYS = {"RetinaNet": "MODEL.RETINANET.NUM_CLASSES", "GeneralizedRCNN": "MODEL.ROI_HEADS.NUM_CLASSES",
+                    "PanopticFPN": "MODEL.ROI_HEADS.NUM_CLASSES"}
 
 
 def num_classes(cfg: CN) -> Optional[Tuple[str, int]]:
@@ -155,7 +180,8 @@ def images_per_batch(cfg: CN) -> int:
 
 def views_from_cfg(cfg: CN) -> List[str]:
     """The view names ``cfg`` asks for, in evaluation order: original, low_r*, high_r*,
-    noise_r*, then the full view names of ``HFC.VIEWS`` in their order.
+    noise_r*, then the full view names of ``HFC.VIEWS`` in their order, then the corruption
+    views ``corrupt_<name>_s<severity>`` of ``HFC.CORRUPTIONS`` x ``HFC.SEVERITIES``.
 
     Raises ``ValueError`` with a one-line message for a bad ``cfg.HFC`` value.
     """
@@ -202,7 +228,65 @@ def views_from_cfg(cfg: CN) -> List[str]:
         from hfc_det.views.noise_control import noise_view_name
 
         views += [noise_view_name(r) for r in unique_radii]
-    return list(dict.fromkeys(views + named))
+    corrupted = []
+    if list(cfg.HFC.get("CORRUPTIONS", [])):
+        from hfc_det.views.corruptions import corruption_view_names
+
+        try:
+            corrupted = corruption_view_names([str(c) for c in cfg.HFC.CORRUPTIONS], list(cfg.HFC.SEVERITIES))
+        except ValueError as e:
+            raise ValueError(f"HFC.CORRUPTIONS / HFC.SEVERITIES: {e}") from None
+    return list(dict.fromkeys(views + named + corrupted))
+
+
+def _yaml_error(e: "yaml.YAMLError") -> str:
+    """One line for a YAML syntax error: the file, line and what the parser found."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{mark.name}, line {mark.line + 1}: " if mark is not None else ""
+    problem = getattr(e, "problem", None) or str(e)
+    context = getattr(e, "context", None)
+    return "malformed YAML: " + where + " ".join(f"{problem}{f' ({context})' if context else ''}".split())
+
+
+def check_yaml_file(path: str) -> None:
+    """Refuse (one-line ``ValueError`` naming the file and line) a config file that is empty,
+    is not YAML, or is not a mapping of ``KEY: value``. Parses only (no tags constructed)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            node = yaml.compose(f)
+    except yaml.YAMLError as e:
+        raise ValueError(f"bad config {path}: {_yaml_error(e)}") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"bad config {path}: not a text file ({e.reason} at byte {e.start})") from None
+    if node is None:
+        raise ValueError(f"bad config {path}: the file is empty (a config is a YAML mapping, e.g. 'MODEL: ...')")
+    if not isinstance(node, yaml.MappingNode):
+        raise ValueError(f"bad config {path}, line {node.start_mark.line + 1}: expected a YAML mapping of "
+                         f"'KEY: value' lines, found a {node.id}")
+
+
+def resolve_zoo_config(name: str) -> Tuple[str, str]:
+    """``zoo:COCO-Detection/faster_rcnn_R_50_FPN_3x`` -> ``(zoo name with suffix, file path)``
+    with ``detectron2.model_zoo.get_config_file``. Without a suffix ``.yaml`` is tried first,
+    then the LazyConfig ``.py``. Raises a one-line ``FileNotFoundError`` naming close names."""
+    import difflib
+
+    from detectron2 import model_zoo
+
+    rel = name[len(ZOO_PREFIX):] if name.startswith(ZOO_PREFIX) else name
+    candidates = [rel] if rel.endswith((".yaml", ".py")) else [rel + ".yaml", rel + ".py"]
+    for candidate in candidates:
+        try:
+            return candidate, model_zoo.get_config_file(candidate)
+        except RuntimeError:  # "... not available in Model Zoo!"
+            continue
+    root = Path(model_zoo.__file__).parent / "configs"
+    known = [str(p.relative_to(root).with_suffix("")) for p in root.rglob("*") if p.suffix in (".yaml", ".py")]
+    close = difflib.get_close_matches(rel.rsplit(".", 1)[0] if rel.endswith((".yaml", ".py")) else rel, known, n=3)
+    raise FileNotFoundError(
+        f"unknown model-zoo config {name!r}: detectron2's model zoo ({root}) has no {' or '.join(candidates)}"
+        + (f" (close: {', '.join(ZOO_PREFIX + c for c in close)})" if close else "")
+    )
 
 
 def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
@@ -218,6 +302,13 @@ def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
     check_overrides(opts)
     cfg = add_hfc_config(detectron2_default_cfg())
     path = resolve_config_file(config) if config else None
+    if path and path.startswith(ZOO_PREFIX):
+        path = resolve_zoo_config(path)[1]
+    if path and path.endswith(".py"):
+        raise ValueError(f"{config} is a LazyConfig (.py): eval_lfc.py evaluates it (--config); "
+                         f"this command takes a yacs .yaml config")
+    if path:
+        check_yaml_file(path)
     # yacs raises KeyError (unknown key) or AssertionError (odd number of overrides)
     for what, merge, arg in ((f"bad config {path}", cfg.merge_from_file, path),
                              ("bad config override", cfg.merge_from_list, list(opts))):
@@ -226,5 +317,7 @@ def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
                 merge(arg)
             except (KeyError, AssertionError) as e:
                 raise ValueError(f"{what}: {e.args[0] if e.args else e}") from None
+            except yaml.YAMLError as e:  # a _BASE_ file it names
+                raise ValueError(f"bad config {path}: {_yaml_error(e)}") from None
     views_from_cfg(cfg)  # fail early, in one line, on a bad HFC value
     return cfg

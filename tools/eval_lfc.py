@@ -17,6 +17,8 @@ hfc_det.evaluation.command; this script parses and launches.
 from hfc_det.cli.helpers import configure_openmp_waiting, exit_on_user_error
 
 configure_openmp_waiting()  # before torch loads OpenMP (hfc_det.cli.helpers.OPENMP_WAITING says why)
+if __name__ == "__mp_main__":  # a process --num-gpus spawned: it imports detectron2 right after this
+    import hfc_det.compat  # noqa: F401  (Pillow and the compiled-ops stand-in first)
 
 from hfc_det.cli.eval_lfc_parser import EPILOG, build_parser, parse_args  # noqa: E402,F401
 

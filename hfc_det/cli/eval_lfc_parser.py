@@ -23,10 +23,13 @@ outputs in --output DIR:
   per_image_ap.csv         AP@[.50:.95] of every image for every view: ap_<view> (COCOeval's
                            per-image AP, the paper's) and ap_strict_<view> (--strict-score)
   gain_loss/<view>.csv     images sorted by AP difference to the original, both measures
+  corruption_*.json/.png   with corruption views: each corruption's frequency signature and
+                           its AP drop against it (mPC/rPC: summary.json["robustness"])
   summary.json             COCO metrics per view, gain/loss/tie/undefined counts and paired
                            statistics (bootstrap CI, sign test, Wilcoxon) under both measures,
                            TIDE error breakdown per view (with tidecv), skipped images,
-                           dataset, radii, config, weights, versions
+                           dataset, radii, config (system: yacs or lazy, file),
+                           weights (and what they left uninitialised), versions
   config.yaml, log.txt     the full config, and the log (environment, arguments, every message)
   run_fingerprint.json     hashes of the config, weights and dataset the detections belong to
   partial/*.npz            finished images' detections, saved every --save-every images
@@ -46,7 +49,9 @@ configs (--config NAME): {', '.join(available_configs()) or '(none found)'}
 datasets: detectron2's builtin names (coco_2017_val, ...) under $DETECTRON2_DATASETS
   (default ./datasets), or any COCO-format json with --dataset-json and --image-root.
 trailing KEY VALUE pairs override the config, e.g. MODEL.WEIGHTS model.pkl MODEL.DEVICE cpu
-  INPUT.MIN_SIZE_TEST 600 HFC.VIEWS "['original','low','noise']" DATALOADER.NUM_WORKERS 2
+  INPUT.MIN_SIZE_TEST 600 HFC.VIEWS "['original','low','noise']" DATALOADER.NUM_WORKERS 2;
+  a LazyConfig (.py) takes key=value overrides instead, as detectron2's lazyconfig_train_net.py:
+  train.init_checkpoint=model.pkl train.device=cpu (upper-case keys set the HFC options: HFC.RADII=[8])
 views: original, low (low_rR), high (high_rR), noise (noise_rR: the control, the original plus
   white noise with the L2 norm of its HFC at R, per image and channel, seeded by the image id)
 """
@@ -65,8 +70,9 @@ def build_parser(prog=None) -> argparse.ArgumentParser:
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--config", default="retinanet_R50_FPN",
-                        help="config name under configs/ or a yaml path (default: %(default)s); "
-                             "--config-file is the same")
+                        help="config name under configs/, a yacs .yaml or LazyConfig .py path, or "
+                             "zoo:NAME from detectron2's model zoo, e.g. zoo:COCO-Detection/faster_rcnn_R_50_FPN_3x "
+                             "(its trained weights unless given) (default: %(default)s); --config-file is the same")
     # nargs="+" would also swallow trailing KEY VALUE overrides: split them off in parse_args
     parser.add_argument("--radius", nargs="+", metavar="R",
                         help="mask radii in frequency bins (default: the config's HFC.RADII, 128)")
@@ -75,6 +81,12 @@ def build_parser(prog=None) -> argparse.ArgumentParser:
                              "--radius) and view names band_rA-B (frequencies A <= d < B), blur_sSIGMA "
                              "(Gaussian blur, SIGMA px), low_rR, ... (default: the config's, "
                              "original low high)")
+    parser.add_argument("--corruptions", nargs="+", metavar="NAME",
+                        help="add COCO-C corruption views corrupt_NAME_sSEVERITY (HFC.CORRUPTIONS): benchmark "
+                             "(the 15 of mPC), all (19) or names such as gaussian_noise fog jpeg_compression; "
+                             "summary.json then has mPC/rPC and each corruption's frequency signature")
+    parser.add_argument("--severities", nargs="+", metavar="S",
+                        help="severities 1-5 of --corruptions (HFC.SEVERITIES, default all five)")
     parser.add_argument("--dataset", metavar="NAME",
                         help="registered dataset name (default: the config's DATASETS.TEST[0])")
     parser.add_argument("--dataset-json", metavar="FILE", help="COCO-format annotation file")
@@ -112,6 +124,9 @@ def build_parser(prog=None) -> argparse.ArgumentParser:
     parser.add_argument("--amp", action="store_true",
                         help="bf16 autocast of the model (HFC.AMP; CUDA only, refused on CPU); "
                              "AP differs from float32 slightly")
+    parser.add_argument("--allow-partial-weights", action="store_true",
+                        help="evaluate weights that leave some of the model's tensors uninitialised (missing or "
+                             "of another shape; refused by default); their keys go into summary.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -122,4 +137,6 @@ def parse_args(argv=None, prog=None):
     args = parser.parse_args(argv)
     take_leading_numbers(parser, args, "radius")
     take_leading_view_names(parser, args, "views")
+    take_leading_view_names(parser, args, "corruptions")
+    take_leading_numbers(parser, args, "severities")
     return args

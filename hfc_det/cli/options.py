@@ -29,6 +29,7 @@ __all__ = [
     "FILTER_STAGES",
     "HFC_SCALINGS",
     "COCO_BACKENDS",
+    "ZOO_PREFIX",
     "available_configs",
     "resolve_config_file",
     "check_overrides",
@@ -61,11 +62,21 @@ def available_configs(config_dir: Path = CONFIG_DIR) -> List[str]:
     return sorted(str(p.with_suffix("")) for p in names if p.parts[0] not in _NOT_DETECTION)
 
 
+#: ``--config zoo:COCO-Detection/faster_rcnn_R_50_FPN_3x``: a config of detectron2's model zoo
+#: (``detectron2.model_zoo.get_config_file``; ``.yaml`` or LazyConfig ``.py``, the suffix optional).
+#: Part of the interface: scripts rely on the prefix.
+ZOO_PREFIX = "zoo:"
+
+
 def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str:
-    """``retinanet_R50_FPN`` -> ``configs/retinanet_R50_FPN.yaml``; an existing path as is.
+    """``retinanet_R50_FPN`` -> ``configs/retinanet_R50_FPN.yaml``; an existing path as is;
+    a ``zoo:NAME`` as is (detectron2 resolves it when the config is built,
+    :func:`hfc_det.config.resolve_zoo_config`, so that parsing needs no detectron2).
 
     Raises ``FileNotFoundError`` with a one-line message that lists the known names.
     """
+    if name_or_path.startswith(ZOO_PREFIX):
+        return name_or_path
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return str(path)
@@ -75,7 +86,7 @@ def resolve_config_file(name_or_path: str, config_dir: Path = CONFIG_DIR) -> str
     known = ", ".join(available_configs(config_dir)) or "(none)"
     raise FileNotFoundError(
         f"unknown config {name_or_path!r}: no such file, and not a name under {config_dir} "
-        f"(available: {known})"
+        f"(available: {known}; or {ZOO_PREFIX}NAME from detectron2's model zoo)"
     )
 
 

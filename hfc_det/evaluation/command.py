@@ -24,7 +24,7 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 from hfc_det.cli.helpers import user_errors_across_processes
-from hfc_det.cli.options import check_overrides, default_dist_url, resolve_config_file
+from hfc_det.cli.options import default_dist_url
 
 __all__ = ["EvalSettings", "PreparedRun", "prepare_run", "run_evaluation", "launch_evaluation", "command_line"]
 
@@ -44,6 +44,8 @@ class EvalSettings:
     overrides: Tuple[Any, ...] = ()
     radii: Optional[Tuple[float, ...]] = None
     views: Optional[Tuple[str, ...]] = None
+    corruptions: Optional[Tuple[str, ...]] = None  # HFC.CORRUPTIONS: names, benchmark or all
+    severities: Optional[Tuple[float, ...]] = None  # HFC.SEVERITIES
     dataset: Optional[str] = None
     dataset_json: Optional[str] = None
     image_root: Optional[str] = None
@@ -60,9 +62,10 @@ class EvalSettings:
     images_per_batch: Optional[int] = None
     amp: bool = False
     progress: bool = True
+    allow_partial_weights: bool = False
 
     def __post_init__(self):  # lists in, tuples kept: the settings stay hashable and picklable
-        for name in ("overrides", "radii", "views"):
+        for name in ("overrides", "radii", "views", "corruptions", "severities"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, tuple(value))
@@ -71,12 +74,14 @@ class EvalSettings:
     def from_args(cls, args) -> "EvalSettings":
         """From :func:`hfc_det.cli.eval_lfc_parser.parse_args`'s namespace."""
         return cls(config=args.config, config_file=args.config_file, overrides=args.opts, radii=args.radius,
-                   views=args.views, dataset=args.dataset, dataset_json=args.dataset_json,
+                   views=args.views, corruptions=getattr(args, "corruptions", None),
+                   severities=getattr(args, "severities", None), dataset=args.dataset, dataset_json=args.dataset_json,
                    image_root=args.image_root, output=args.output, max_images=args.max_images,
                    filter_stage=args.filter_stage, hfc_scaling=args.hfc_scaling, smooth_rho=args.smooth_rho,
                    strict_score=args.strict_score, save_every=args.save_every, fresh=args.fresh,
                    coco_backend=args.coco_backend, error_breakdown=not args.no_error_breakdown,
-                   images_per_batch=args.images_per_batch, amp=args.amp, progress=not args.no_progress)
+                   images_per_batch=args.images_per_batch, amp=args.amp, progress=not args.no_progress,
+                   allow_partial_weights=getattr(args, "allow_partial_weights", False))
 
 
 class PreparedRun(NamedTuple):
@@ -87,12 +92,17 @@ class PreparedRun(NamedTuple):
 
 
 def _config_pairs(s: EvalSettings) -> list:
-    """The settings' ``KEY VALUE`` pairs after the user's own overrides."""
-    opts = list(s.overrides)
+    """The settings' yacs ``KEY VALUE`` pairs, applied after the user's own overrides
+    (:func:`hfc_det.evaluation.model_source.eval_config`, for either config system)."""
+    opts = []
     if s.radii:
         opts += ["HFC.RADII", [float(r) if not float(r).is_integer() else int(r) for r in s.radii]]
     if s.views:
         opts += ["HFC.VIEWS", list(s.views)]
+    if s.corruptions:
+        opts += ["HFC.CORRUPTIONS", list(s.corruptions)]
+    if s.severities:
+        opts += ["HFC.SEVERITIES", [int(x) if float(x).is_integer() else x for x in s.severities]]
     if s.filter_stage:
         opts += ["HFC.FILTER_STAGE", s.filter_stage]
     if s.hfc_scaling:
@@ -107,14 +117,17 @@ def _config_pairs(s: EvalSettings) -> list:
         opts += ["HFC.IMAGES_PER_BATCH", s.images_per_batch]
     if s.amp:
         opts += ["HFC.AMP", True]
+    if s.allow_partial_weights:
+        opts += ["HFC.ALLOW_PARTIAL_WEIGHTS", True]
     return opts + ["OUTPUT_DIR", s.output]
 
 
 def prepare_run(settings: EvalSettings) -> PreparedRun:
     """Config, dataset and COCO backend of a run; raises one-line errors (``ValueError``,
     ``FileNotFoundError``) for the user's mistakes."""
-    from hfc_det.config import check_device, get_cfg
+    from hfc_det.config import check_device
     from hfc_det.data import resolve_dataset
+    from hfc_det.evaluation.model_source import eval_config
     from hfc_det.evaluation.run import check_num_classes
     from hfc_det.metrics.coco_backends import check_backend
 
@@ -125,11 +138,15 @@ def prepare_run(settings: EvalSettings) -> PreparedRun:
         raise ValueError(f"--save-every must be at least 1, got {s.save_every}")
     if s.images_per_batch is not None and s.images_per_batch < 1:
         raise ValueError(f"--images-per-batch must be at least 1, got {s.images_per_batch}")
+    bad = [r for r in s.radii or () if not 0 < float(r) < float("inf")]  # nan fails both comparisons
+    if bad:
+        raise ValueError(f"--radius must be finite numbers > 0 (frequency bins), got {bad[0]}")
     coco_backend = check_backend(s.coco_backend)
-    config_file = resolve_config_file(s.config_file or s.config)
-    check_overrides(s.overrides)  # the user's own, before the settings' pairs are appended
-    cfg = get_cfg(config_file, _config_pairs(s))
+    # a yacs .yaml or a LazyConfig .py, a file or a zoo: name: one settings object (a yacs CfgNode)
+    cfg, config_file = eval_config(s.config_file or s.config, s.overrides, _config_pairs(s))
     check_device(cfg)
+    if s.severities and not cfg.HFC.CORRUPTIONS:
+        raise ValueError("--severities needs --corruptions (or HFC.CORRUPTIONS in the config)")
     weights = cfg.MODEL.WEIGHTS
     if weights and "://" not in weights and not os.path.isfile(weights):
         raise FileNotFoundError(f"weights file not found: {os.path.abspath(weights)}")
@@ -212,12 +229,25 @@ def _evaluate(settings, cfg, config_file, dataset, coco_backend):
         return None
     extra = run_metadata(cfg, dataset, config_file, settings.max_images)
     extra["coco_backend"] = coco_backend
+    extra["weights_check"] = result.weights_check
     extra["fingerprint"] = json.loads((Path(cfg.OUTPUT_DIR) / FINGERPRINT_FILE).read_text())
-    paths = write_outputs(cfg.OUTPUT_DIR, result, extra)
+    # corruption views: their frequency signatures (decoded again here, on the main process)
+    from hfc_det.evaluation.corruption_outputs import write_corruption_outputs
+
+    spectra = write_corruption_outputs(cfg.OUTPUT_DIR, result, dataset, cfg.HFC.RADII, progress=settings.progress)
+    paths = write_outputs(cfg.OUTPUT_DIR, result, extra, corruption_spectra=spectra)
     print(format_table(result))
+    if result.weights_check and result.weights_check["uninitialised"]:
+        print(f"warning: {len(result.weights_check['uninitialised'])} tensors of the model were not in the weights "
+              f"(random; --allow-partial-weights): its AP is that of a partly random model", file=sys.stderr)
     for s in result.skipped:
         print(f"skipped: {s['file_name']} ({s['reason']})", file=sys.stderr)
     print(f"results in {os.path.abspath(cfg.OUTPUT_DIR)} (summary: {paths['summary']})")
+    if not result.image_ids:  # written above, but a script must not take this for a result
+        first = result.skipped[0] if result.skipped else None
+        raise ValueError(f"no image was evaluated: all {len(result.skipped)} were skipped"
+                         + (f" (the first, {first['file_name']}: {first['reason']})" if first else "")
+                         + "; check --image-root and the images")
     return json.loads(open(paths["summary"]).read())["variants"]
 
 
@@ -229,13 +259,17 @@ def launch_evaluation(settings: EvalSettings, num_gpus: int = 1, num_machines: i
     from detectron2.engine import launch
 
     from hfc_det.evaluation.run import dataset_files
-    from hfc_det.evaluation.store import prepare_output, run_fingerprint
+    from hfc_det.evaluation.store import output_lock, prepare_output, run_fingerprint
+    from hfc_det.utils.launch_guard import check_num_gpus
 
     cfg, _, dataset, _ = prepare_run(settings)
-    if not settings.fresh:  # a folder of another run: say so now, not from inside a worker
-        prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)
-    launch(run_evaluation, num_gpus, num_machines=num_machines, machine_rank=machine_rank,
-           dist_url=dist_url or default_dist_url(), args=(settings,))
+    check_num_gpus(num_gpus, cfg.MODEL.DEVICE)
+    # one run per folder: the first machine holds the lock while every process runs
+    with output_lock(cfg.OUTPUT_DIR) if machine_rank == 0 else contextlib.nullcontext():
+        if not settings.fresh:  # a folder of another run: say so now, not from inside a worker
+            prepare_output(cfg.OUTPUT_DIR, run_fingerprint(cfg, *dataset_files(dataset)), write=False)
+        launch(run_evaluation, num_gpus, num_machines=num_machines, machine_rank=machine_rank,
+               dist_url=dist_url or default_dist_url(), args=(settings,))
 
 
 def command_line(settings: EvalSettings) -> Sequence[str]:
@@ -245,6 +279,7 @@ def command_line(settings: EvalSettings) -> Sequence[str]:
     argv = ["--config", s.config]
     for flag, field in (("--dataset", "dataset"), ("--dataset-json", "dataset_json"), ("--image-root", "image_root"),
                         ("--output", "output"), ("--radius", "radii"), ("--views", "views"),
+                        ("--corruptions", "corruptions"), ("--severities", "severities"),
                         ("--max-images", "max_images"), ("--filter-stage", "filter_stage"),
                         ("--hfc-scaling", "hfc_scaling"), ("--smooth-rho", "smooth_rho"),
                         ("--strict-score", "strict_score"), ("--save-every", "save_every"),
@@ -254,7 +289,7 @@ def command_line(settings: EvalSettings) -> Sequence[str]:
             continue  # at its default, or an empty list (the config's value, as None)
         argv += [flag, *value] if isinstance(value, tuple) else [flag, value]
     for flag, on in (("--fresh", s.fresh), ("--no-error-breakdown", not s.error_breakdown), ("--amp", s.amp),
-                     ("--no-progress", not s.progress)):
+                     ("--no-progress", not s.progress), ("--allow-partial-weights", s.allow_partial_weights)):
         if on:
             argv.append(flag)
     return [str(a) for a in argv + list(s.overrides)]

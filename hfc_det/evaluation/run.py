@@ -14,7 +14,6 @@ the summaries from all of them.
 from __future__ import annotations
 
 import logging
-import os
 import platform
 from typing import Dict, List, Optional
 
@@ -24,67 +23,24 @@ from tqdm import tqdm
 import hfc_det
 import hfc_det.compat  # noqa: F401  (before any detectron2 import)
 import detectron2
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import DatasetCatalog, DatasetFromList, MapDataset, MetadataCatalog
 from detectron2.data.build import trivial_batch_collator
 from detectron2.data.samplers import InferenceSampler
-from detectron2.modeling import build_model
 from detectron2.utils import comm
 
-from hfc_det.config import images_per_batch, num_classes, views_from_cfg
+from hfc_det.config import images_per_batch, views_from_cfg
 from hfc_det.data.mapper import FrequencyDatasetMapper, model_inputs
 
 from hfc_det.evaluation.batching import SameSizeBatcher, padded_size
 from hfc_det.evaluation.evaluator import FrequencyViewsEvaluator, ViewsEvaluation
+from hfc_det.evaluation.model_source import build_detector, model_num_classes, weights_override_hint
 from hfc_det.evaluation.store import DetectionStore, init_seed, prepare_output, run_fingerprint
+from hfc_det.evaluation.weights import WeightsError, load_detector_weights  # noqa: F401  (re-exported)
 
 __all__ = ["WeightsError", "load_detector_weights", "check_num_classes", "build_eval_model", "build_views_loader", "run_views_inference",
            "evaluate_views", "run_metadata", "dataset_files"]
 
 logger = logging.getLogger(__name__)
-
-
-class WeightsError(ValueError):
-    """``MODEL.WEIGHTS`` cannot be downloaded, read, or does not fit the model (one line)."""
-
-
-def load_detector_weights(model: torch.nn.Module, weights: str) -> None:
-    """Load ``weights`` (a path or a URL such as ``detectron2://...``) into ``model`` with
-    detectron2's ``DetectionCheckpointer``, turning every failure into a one-line
-    :class:`WeightsError` that names the weights: a download that fails (offline: say that
-    a local path works), a file that is not a checkpoint, or one none of whose tensors fit
-    the model (detectron2 itself only warns about each key and goes on with a random model).
-
-    detectron2's ``.pkl`` weights are Python pickles, which can run code when loaded: use
-    only files from a source you trust (the model zoo, your own training).
-    """
-    # parameters only: detectron2 rewrites FrozenBatchNorm buffers (running_var) even when
-    # the checkpoint has none of them
-    before = {k: v.detach().clone() for k, v in model.named_parameters()}
-    remote = "://" in weights and not os.path.isfile(weights)
-    try:
-        DetectionCheckpointer(model).load(weights)
-    except Exception as exc:  # noqa: BLE001  every way the weights can fail becomes one line
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "Weights only load failed" in text:  # torch's paragraph: the file is no tensor-only checkpoint
-            text = "not readable with weights_only=True"
-        if remote and isinstance(exc, OSError):
-            raise WeightsError(
-                f"cannot download the model weights {weights} ({text}); without internet, fetch the "
-                f"file elsewhere and give its local path: MODEL.WEIGHTS /path/to/{weights.rsplit('/', 1)[-1]}"
-            ) from None
-        raise WeightsError(f"cannot load weights {weights}: not a detectron2 or PyTorch checkpoint "
-                           f"({type(exc).__name__}: {text})") from None
-    after = dict(model.named_parameters())
-    if before and all(torch.equal(before[k], after[k]) for k in before):
-        raise WeightsError(f"no tensor of the weights {weights} fits the model "
-                           f"({_parameter_names(model)}): are they another architecture's?")
-
-
-def _parameter_names(model: torch.nn.Module) -> str:
-    """A few of the model's parameter names, to compare with a checkpoint's keys."""
-    names = [k for k, _ in model.named_parameters()][:2]
-    return "its parameters are named like " + ", ".join(names) if names else "it has no parameters"
 
 
 def check_num_classes(cfg, dataset_name: str) -> None:
@@ -95,21 +51,26 @@ def check_num_classes(cfg, dataset_name: str) -> None:
     """
     DatasetCatalog.get(dataset_name)  # loading sets thing_classes
     classes = MetadataCatalog.get(dataset_name).get("thing_classes", None)
-    known = num_classes(cfg)
+    known = model_num_classes(cfg)
     if classes is None or known is None:
         return
     key, num = known
     if num != len(classes):
+        lazy = cfg.HFC.CONFIG_SYSTEM == "lazy"
+        setting = " ".join(f"{k}={len(classes)}" for k in key.split(",")) if lazy else f"{key} {len(classes)}"
         raise ValueError(
             f"the model predicts {num} classes ({key}) but dataset {dataset_name!r} has "
             f"{len(classes)} categories: give a json with the model's categories (COCO's 80 for "
-            f"the model zoo) or set {key} {len(classes)}"
+            f"the model zoo) or set {setting}"
         )
 
 
 def build_eval_model(cfg) -> torch.nn.Module:
-    """``build_model(cfg)`` in eval mode with ``cfg.MODEL.WEIGHTS`` loaded (none if empty),
-    its first convolution smoothed when ``cfg.HFC.SMOOTH_RHO > 0``.
+    """The detector of ``cfg`` (``build_model(cfg)``, or ``instantiate`` of a LazyConfig's
+    model: :func:`~hfc_det.evaluation.model_source.build_detector`) in eval mode with
+    ``cfg.MODEL.WEIGHTS`` loaded (none if empty; weights that leave tensors uninitialised are
+    refused unless ``cfg.HFC.ALLOW_PARTIAL_WEIGHTS``; what was loaded is the model's
+    ``hfc_weights_check``), its first convolution smoothed when ``cfg.HFC.SMOOTH_RHO > 0``.
 
     The initialisation is seeded (``cfg.SEED``, or 0 when negative), so a randomly
     initialised model is the same in every process and in every run: a resumed or
@@ -117,10 +78,12 @@ def build_eval_model(cfg) -> torch.nn.Module:
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed(cfg))
-        model = build_model(cfg)
+        model = build_detector(cfg)
     model.eval()
+    check = None
     if cfg.MODEL.WEIGHTS:
-        load_detector_weights(model, cfg.MODEL.WEIGHTS)
+        check = load_detector_weights(model, cfg.MODEL.WEIGHTS, allow_partial=bool(cfg.HFC.ALLOW_PARTIAL_WEIGHTS),
+                                      hint_key=weights_override_hint(cfg, ""))
     else:
         logger.warning("MODEL.WEIGHTS is empty: evaluating a randomly initialised model (seed %d)", init_seed(cfg))
     rho = float(cfg.HFC.SMOOTH_RHO)
@@ -129,6 +92,7 @@ def build_eval_model(cfg) -> torch.nn.Module:
 
         model = smooth_first_layer(model, rho)
         logger.info("smoothed the first convolution (%s) with rho %g", first_conv(model)[0], rho)
+    model.hfc_weights_check = check
     return model
 
 
@@ -183,6 +147,7 @@ def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, 
         flat = [inp for mapped in batch for inp in model_inputs(mapped, views)]
         with autocast:
             out = model(flat)
+        _check_instances(model, out)
         n = len(views)
         evaluator.process(batch, [dict(zip(views, out[k * n:(k + 1) * n])) for k in range(len(batch))])
         bar.update(len(batch))
@@ -208,6 +173,15 @@ def run_views_inference(model, data_loader, evaluator: FrequencyViewsEvaluator, 
         torch.backends.cudnn.benchmark = benchmark
         bar.close()
     return evaluator.evaluate()
+
+
+def _check_instances(model, outputs) -> None:
+    """A one-line ``ValueError`` for a model whose outputs hold no ``instances`` (boxes)."""
+    missing = [o for o in outputs if not isinstance(o, dict) or "instances" not in o]
+    if missing:
+        got = sorted(missing[0]) if isinstance(missing[0], dict) else type(missing[0]).__name__
+        raise ValueError(f"the model ({type(model).__name__}) returns {got} but no 'instances': eval_lfc "
+                         f"evaluates detectors whose outputs hold boxes")
 
 
 def dataset_files(dataset_name: str):
@@ -271,6 +245,8 @@ def evaluate_views(cfg, dataset_name: str, max_images: Optional[int] = None, pro
     if not comm.is_main_process():
         return None
     evaluator.result.resumed_images = len(done)
+    # what the weights left uninitialised or unused (None: no weights, or no model was needed)
+    evaluator.result.weights_check = getattr(model, "hfc_weights_check", None)
     return evaluator.result
 
 
@@ -297,6 +273,9 @@ def run_metadata(cfg, dataset_name: str, config_file: Optional[str] = None,
         "smooth_rho": float(cfg.HFC.SMOOTH_RHO),
         "strict_score": float(cfg.HFC.STRICT_SCORE),
         "config_file": config_file,
+        "config_system": cfg.HFC.CONFIG_SYSTEM,
+        "config_name": cfg.HFC.CONFIG_FILE,
+        "lazy_overrides": list(cfg.HFC.LAZY_OVERRIDES),
         "weights": cfg.MODEL.WEIGHTS,
         "max_images": max_images,
         "input_size": {"min_size_test": cfg.INPUT.MIN_SIZE_TEST, "max_size_test": cfg.INPUT.MAX_SIZE_TEST,

@@ -15,6 +15,10 @@ In ``output_dir``:
   :func:`~hfc_det.evaluation.evaluator.instances_to_array` concatenated, with per-image
   counts: compact, and the same numbers that go into COCOeval.
 
+- ``run.lock`` while a run is going (:func:`output_lock`, :mod:`hfc_det.utils.run_lock`): a
+  second run in the same folder refuses at once, so two runs never mix their files, and a
+  fingerprint without detections can only be a dead run's.
+
 Unreadable images are not stored: a re-run tries them again (a transient read error then
 heals; a corrupt file is skipped again and listed in ``summary.json`` as before).
 """
@@ -33,6 +37,7 @@ import numpy as np
 
 from hfc_det.utils.atomic import TEMP_GLOB, write_atomic
 from hfc_det.utils.hashing import sha256_file
+from hfc_det.utils.run_lock import FolderInUseError, run_lock
 
 __all__ = [
     "FINGERPRINT_FILE",
@@ -43,6 +48,8 @@ __all__ = [
     "dataset_identity",
     "run_fingerprint",
     "prepare_output",
+    "output_lock",
+    "FolderInUseError",
     "remove_stale_temp_files",
     "DetectionStore",
 ]
@@ -58,7 +65,9 @@ _RESULT_PATHS = ("summary.json", "per_image_ap.csv", "detections", "gain_loss", 
 _IGNORED_KEYS = (("OUTPUT_DIR",), ("SEED",), ("MODEL", "WEIGHTS"), ("DATALOADER", "NUM_WORKERS"),
                  ("DATASETS", "TEST"), ("DATASETS", "TRAIN"), ("HFC", "IMAGES_PER_BATCH"),
                  # how detections are scored, not which: a resumed run may change it
-                 ("HFC", "STRICT_SCORE"))
+                 ("HFC", "STRICT_SCORE"),
+                 # recorded on its own (config_source); whether partial weights are refused
+                 ("HFC", "CONFIG_FILE"), ("HFC", "ALLOW_PARTIAL_WEIGHTS"))
 #: The seed of a randomly initialised model when ``cfg.SEED`` is negative ("random").
 DEFAULT_INIT_SEED = 0
 
@@ -80,7 +89,13 @@ def config_digest(cfg) -> str:
             node = node.get(key) if node is not None else None
         if node is not None and path[-1] in node:
             node[path[-1]] = None
-    return hashlib.sha256(c.dump(sort_keys=True).encode()).hexdigest()
+    text = c.dump(sort_keys=True)
+    if cfg.get("HFC", {}).get("CONFIG_SYSTEM") == "lazy":
+        # a LazyConfig's model is not in the yacs settings: its text (after the overrides) is
+        from hfc_det.evaluation.model_source import lazy_config_text
+
+        text += lazy_config_text(cfg)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def init_seed(cfg) -> int:
@@ -104,8 +119,11 @@ def dataset_identity(json_file: str, image_root: str) -> Dict[str, str]:
 
 
 def run_fingerprint(cfg, json_file: str, image_root: str) -> Dict[str, object]:
-    """``{"config": sha256, "weights": {...}, "dataset": {...}}`` of an evaluation run."""
-    return {"config": config_digest(cfg), "weights": weights_identity(cfg),
+    """``{"config": sha256, "config_source": {"system", "file"}, "weights": {...}, "dataset": {...}}``
+    of an evaluation run (``config_source``: yacs or lazy, and the ``zoo:`` name or file path)."""
+    hfc = cfg.get("HFC", {})
+    source = {"system": hfc.get("CONFIG_SYSTEM", "yacs"), "file": hfc.get("CONFIG_FILE", "")}
+    return {"config": config_digest(cfg), "config_source": source, "weights": weights_identity(cfg),
             "dataset": dataset_identity(json_file, image_root)}
 
 
@@ -151,7 +169,7 @@ def prepare_output(output_dir, fingerprint: Mapping, fresh: bool = False, write:
     has_results = _holds_results(out)
     known = _read_fingerprint(fp_path)
     if known is not None and known != fingerprint and has_results:
-        differ = [k for k in ("config", "weights", "dataset") if not isinstance(known, dict) or known.get(k) != fingerprint[k]]
+        differ = [k for k in ("config", "config_source", "weights", "dataset") if not isinstance(known, dict) or known.get(k) != fingerprint[k]]
         raise OutputMismatchError(
             f"{out} holds detections of another run (different {', '.join(differ) or 'fingerprint'}): "
             f"add --fresh to start over there, or choose another --output"
@@ -169,6 +187,13 @@ def prepare_output(output_dir, fingerprint: Mapping, fresh: bool = False, write:
         if known != fingerprint:
             write_atomic(fp_path, lambda f: f.write(json.dumps(fingerprint, indent=2).encode()))
     return status
+
+
+def output_lock(output_dir):
+    """``with output_lock(output_dir):`` one evaluation run in the folder at a time (a second
+    raises :class:`~hfc_det.utils.run_lock.FolderInUseError` naming the live one; a dead
+    run's lock is taken over with a message). Hold it around :func:`prepare_output` and the run."""
+    return run_lock(output_dir, what="eval_lfc.py run")
 
 
 def _holds_results(out: Path) -> bool:
