@@ -14,8 +14,11 @@ Output contract (read by the report and demo tools), in ``output_dir``:
   (gain/loss/tie/undefined counts per filtered view, measure ``coco`` or ``strict``),
   ``paired[view][measure]`` (:func:`~hfc_det.metrics.paired_stats.paired_statistics`),
   ``paired_settings``, ``strict_score``, ``controls``, ``errors[view]`` (TIDE: ``ap50``,
-  ``main`` and ``special`` dAP, when computed), ``skipped``, plus whatever the caller adds (dataset,
-  radii, config, weights, versions). Written last: its presence means the folder is complete.
+  ``main`` and ``special`` dAP, when computed), ``skipped``, ``robustness`` when the run has
+  corruption views (:func:`robustness_of`: mPC/rPC as the COCO-C benchmark defines them from the
+  views' COCO AP, with the frequency signatures' link to the AP drops when the caller computed
+  them, :mod:`.corruption_outputs`), plus whatever the caller adds (dataset, radii, config,
+  weights, versions). Written last: its presence means the folder is complete.
 
 Every file is written to a temporary name and renamed, so a run that dies half way never
 leaves a file that looks finished.
@@ -27,14 +30,15 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from hfc_det.evaluation.evaluator import COCO_METRICS, ViewsEvaluation, array_to_coco_results
 from hfc_det.metrics.paired_stats import paired_settings
+from hfc_det.metrics.robustness import robustness_summary, robustness_table_lines
 from hfc_det.metrics.strict_ap import MEASURES, ap_column
 from hfc_det.utils.atomic import write_text_atomic
 
-__all__ = ["write_outputs", "format_table", "to_json_number"]
+__all__ = ["write_outputs", "format_table", "to_json_number", "corruption_views_of", "robustness_of"]
 
 
 def to_json_number(x: float) -> Optional[float]:
@@ -79,8 +83,39 @@ def _results_json(ev: ViewsEvaluation, view: str) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict] = None) -> Dict[str, str]:
-    """Write the output contract (see module docstring); returns ``{what: path}``."""
+def corruption_views_of(views) -> List[str]:
+    """The ``corrupt_<name>_s<severity>`` views among ``views``, in their order."""
+    from hfc_det.views.corruptions import CORRUPTION_KIND
+    from hfc_det.views.grammar import parse_view
+
+    return [v for v in views if parse_view(v)[0] == CORRUPTION_KIND]
+
+
+def robustness_of(ev: ViewsEvaluation, corruption_spectra: Optional[Dict] = None) -> Optional[Dict]:
+    """``summary.json["robustness"]``: :func:`~hfc_det.metrics.robustness.robustness_summary` of
+    the corruption views' COCO AP (0-100) against the ``original`` view's (``clean_ap``, ``None``
+    without it), ``metric: "AP"``, and ``corruption_spectra`` (what
+    :func:`~hfc_det.evaluation.corruption_outputs.write_corruption_outputs` returns: the spectra's
+    files and the spectral link) under ``spectra``; ``None`` without corruption views. A view
+    whose AP is undefined (no annotation) is left out and listed under ``undefined``."""
+    views = corruption_views_of(ev.views)
+    if not views:
+        return None
+    ap = {v: ev.metrics[v]["AP"] for v in views}
+    defined = {v: a for v, a in ap.items() if a is not None and math.isfinite(a)}
+    clean = ev.metrics.get("original", {}).get("AP")
+    clean = clean if clean is not None and math.isfinite(clean) else None
+    out = {"metric": "AP", **robustness_summary(defined, clean_ap=clean),
+           "undefined": [v for v in views if v not in defined]}
+    if corruption_spectra:
+        out["spectra"] = corruption_spectra
+    return out
+
+
+def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict] = None,
+                  corruption_spectra: Optional[Dict] = None) -> Dict[str, str]:
+    """Write the output contract (see module docstring); returns ``{what: path}``.
+    ``corruption_spectra``: goes into ``summary["robustness"]["spectra"]`` (:func:`robustness_of`)."""
     out = Path(output_dir)
     paths = {}
     for view in ev.views:
@@ -97,6 +132,7 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
                   "ap_strict_original", f"ap_strict_{view}", "difference_strict", "outcome_strict"]
         write_text_atomic(p, _csv_text(header, _gain_loss_rows(ev, view)))
         paths[f"gain_loss/{view}"] = str(p)
+    robustness = robustness_of(ev, corruption_spectra)
     summary = {
         "variants": {v: {m: to_json_number(ev.metrics[v][m]) for m in COCO_METRICS} for v in ev.views},
         "per_image": {v: {m: ev.counts(v, m) for m in MEASURES} for v in ev.outcomes},
@@ -107,6 +143,8 @@ def write_outputs(output_dir, ev: ViewsEvaluation, extra_summary: Optional[Dict]
         "controls": {v: c for v in ev.outcomes for c in [control_view(v, ev.outcomes)] if c},
         # TIDE per view: AP50 and the dAP of each error type (0-100); absent when not computed
         **({"errors": ev.errors} if ev.errors else {}),
+        # mPC/rPC of the corruption views, with their frequency signatures' link to the AP drops
+        **({"robustness": robustness} if robustness else {}),
         "num_images": len(ev.image_ids),
         "resumed_images": ev.resumed_images,
         "skipped": ev.skipped,
@@ -169,4 +207,8 @@ def format_table(ev: ViewsEvaluation) -> str:
     text.append("control: gains of noise_r<R> (white noise as strong as the HFC at R); sign p: two-sided "
                 "sign test of gains vs losses; mean dAP: COCOeval's per-image AP, view minus original.")
     text.append(f"{len(ev.image_ids)} images evaluated" + (f", {len(ev.skipped)} skipped (unreadable or too thin)" if ev.skipped else ""))
+    robustness = robustness_of(ev)
+    if robustness:
+        text += ["", "corruption robustness (COCO AP; mPC: mean over the benchmark's corruptions and severities, "
+                 "rPC = mPC / clean AP):"] + robustness_table_lines(robustness)
     return "\n".join(text)

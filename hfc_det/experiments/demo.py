@@ -24,18 +24,25 @@ DEFAULT_RADII = [8, 16, 24, 32, 48]
 # per pixel, i.e. ~24, 12, 6 bins: sigma 1 already takes most of the 32-bin texture) for the
 # AP-vs-frequency curves of the report.
 BLUR_SIGMAS = [1, 2, 4]
+# A small COCO-C set for the report's Corruptions section: one corruption of each family (noise,
+# blur, weather, digital) at the middle severity, on the 128 px val images.
+DEMO_CORRUPTIONS = ["gaussian_noise", "defocus_blur", "fog", "jpeg_compression"]
+DEMO_SEVERITIES = [3]
 
 
 def demo_views(radii):
     """original, low, high and the control noise (as strong as the HFC: how many gains any
     change gives) at every radius, the bands between consecutive radii (and from the last to
-    twice it), and :data:`BLUR_SIGMAS`: enough views for the report's AP-vs-frequency curves."""
+    twice it), :data:`BLUR_SIGMAS` (enough views for the report's AP-vs-frequency curves) and the
+    corruption views of :data:`DEMO_CORRUPTIONS` at :data:`DEMO_SEVERITIES` (its Corruptions section)."""
+    from hfc_det.views.corruptions import corruption_view_names
     from hfc_det.views.frequency import view_name
 
     edges = sorted(float(r) for r in radii)
     edges.append(2 * edges[-1])
     bands = [view_name("band", a, b) for a, b in zip(edges, edges[1:])]
-    return ["original", "low", "high", "noise"] + bands + [view_name("blur", s) for s in BLUR_SIGMAS]
+    return (["original", "low", "high", "noise"] + bands + [view_name("blur", s) for s in BLUR_SIGMAS]
+            + corruption_view_names(DEMO_CORRUPTIONS, DEMO_SEVERITIES))
 
 
 def _read_json(path):

@@ -32,8 +32,13 @@ def _check_outputs(out, radii):
     views = ["original"] + [f"{k}_r{r}" for k in ("low", "high", "noise") for r in radii]
     # and the bands between the radii (the last to twice it) and the blurs of the curves
     views += [f"band_r{a}-{b}" for a, b in zip(radii, radii[1:] + [2 * radii[-1]])] + ["blur_s1", "blur_s2", "blur_s4"]
+    # and a small COCO-C set: one corruption per family at severity 3 (the report's Corruptions section)
+    corrupted = [f"corrupt_{c}_s3" for c in ("gaussian_noise", "defocus_blur", "fog", "jpeg_compression")]
+    views += corrupted
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
+    assert [v for v in summary["robustness"]["per_corruption"]] == [c[8:-3] for c in corrupted]
+    assert os.path.isfile(os.path.join(out, "corruption_spectra.png"))
     assert set(summary["variants"]) == set(views)
     assert set(summary["per_image"]) == set(views) - {"original"}
     for by_measure in summary["per_image"].values():
