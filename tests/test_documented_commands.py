@@ -117,8 +117,6 @@ EXPECT = {
         ("starts", "output/config.yaml", True),
     "tools/train_net.py --config-file retinanet_R50_FPN --num-gpus 8 --register mytrain "
     "train.json images/ DATASETS.TRAIN \"('mytrain',)\"": ("refused", NO_GPU, False),
-    "tools/train_net.py --config-file retinanet_R50_FPN --num-gpus 8 --register mytrain train.json images/ "
-    "DATASETS.TRAIN \"('mytrain',)\"": ("refused", NO_GPU, False),
     "tools/train_net.py --config-file CONFIG --eval-only MODEL.WEIGHTS output/model_final.pth":
         ("refused", "unknown config 'CONFIG'", False),
     "tools/visualize_gain_loss.py output/eval_lfc --top 8 --view low_r128 --score-thresh 0.5":
@@ -155,6 +153,44 @@ EXPECT = {
     "--output out/spectra": ("refused", "no checkpoint.pth at runs/natural", False),
     "tools/gradient_spectrum.py --config retinanet_R50_FPN --weights a.pkl b.pkl --label a b --dataset "
     "coco_2017_val --max-images 50 --output out/spectra MODEL.DEVICE cpu": ("refused", "a.pkl", False),
+    # docs/compare.md: the demo example (trains the demo model first in a fresh folder), the zoo sweep
+    "tools/compare_runs.py RUN_A RUN_B RUN_C --output DIR": ("refused", "no output folder RUN_A", False),
+    "tools/demo.py --output output/cmp/plain --cache output/demo --max-images 50 --no-report":
+        ("starts", "output/demo/shapes", True),
+    "tools/demo.py --output output/cmp/smoothed --cache output/demo --max-images 50 --no-report HFC.SMOOTH_RHO 1.0":
+        ("starts", "output/demo/shapes", True),
+    "tools/compare_runs.py output/cmp/plain output/cmp/smoothed --labels plain smoothed --output output/cmp/compare":
+        ("refused", "no output folder output/cmp/plain", False),
+    "tools/eval_lfc.py --config zoo:COCO-Detection/retinanet_R_50_FPN_3x --radius 4 8 16 32 64 128 "
+    "--output output/zoo/retinanet_R50": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --config zoo:COCO-Detection/faster_rcnn_R_50_FPN_3x --radius 4 8 16 32 64 128 "
+    "--output output/zoo/faster_rcnn_R50": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --config zoo:COCO-Detection/fcos_R_50_FPN_1x --radius 4 8 16 32 64 128 "
+    "--output output/zoo/fcos_R50 train.init_checkpoint=fcos_R_50_FPN_1x.pth": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --config zoo:new_baselines/mask_rcnn_R_50_FPN_400ep_LSJ --radius 4 8 16 32 64 128 "
+    "--output output/zoo/mask_rcnn_lsj": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --config path/to/detectron2/projects/ViTDet/configs/COCO/mask_rcnn_vitdet_b_100ep.py "
+    "--radius 4 8 16 32 64 128 --output output/zoo/vitdet_b": ("refused", "mask_rcnn_vitdet_b_100ep.py", False),
+    "tools/compare_runs.py output/zoo/retinanet_R50 output/zoo/faster_rcnn_R50 output/zoo/fcos_R50 "
+    "output/zoo/mask_rcnn_lsj output/zoo/vitdet_b --output output/zoo/compare":
+        ("refused", "no output folder output/zoo/retinanet_R50", False),
+    # docs/detection.md, "Any detectron2 detector"
+    "tools/eval_lfc.py --config zoo:COCO-Detection/faster_rcnn_R_50_FPN_3x --max-images 20 MODEL.DEVICE cpu":
+        ("refused", NO_COCO, False),
+    "tools/eval_lfc.py --config zoo:COCO-Detection/fcos_R_50_FPN_1x train.device=cpu train.init_checkpoint=fcos.pth":
+        ("refused", "weights file not found", False),
+    "tools/eval_lfc.py --config detectron2/projects/ViTDet/configs/COCO/mask_rcnn_vitdet_b_100ep.py "
+    "train.init_checkpoint=model_final_61ccd1.pkl": ("refused", "mask_rcnn_vitdet_b_100ep.py", False),
+    # docs/corruptions.md
+    "tools/eval_lfc.py --config zoo:COCO-Detection/retinanet_R_50_FPN_3x --corruptions benchmark --radius 16 32 64 128 "
+    "--views original low high band_r0-16 band_r16-32 band_r32-64 band_r64-128 band_r128-256 --num-gpus 8 "
+    "--output output/coco_c/retinanet_R50": ("refused", NO_GPU, False),
+    "tools/eval_lfc.py --corruptions gaussian_noise fog jpeg_compression --severities 3 --max-images 20 MODEL.DEVICE cpu":
+        ("refused", NO_COCO, False),
+    "tools/visualize_gain_loss.py output/coco_c/retinanet_R50 --view corrupt_fog_s3":
+        ("refused", "output folder output/coco_c/retinanet_R50 does not exist", False),
+    "tools/train_cifar.py --dataset cifar10 --data-root data --track-views corrupt_gaussian_noise_s3 corrupt_fog_s3 "
+    "--output output/c10_corrupt": ("refused", "data/cifar-10-batches-py", False),
 }
 
 

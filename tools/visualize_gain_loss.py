@@ -32,8 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder written by tools/eval_lfc.py "
                    "(needs per_image_ap.csv; uses summary.json, detections/, gain_loss/ when present)")
     p.add_argument("--top", type=int, default=8, metavar="K", help="images per gallery: the K largest gains and K largest losses (default: %(default)s)")
-    p.add_argument("--view", default=None, help="view to compare with the original, e.g. low_r128 or high_r8 "
-                   "(default: the first low_r view in the folder)")
+    p.add_argument("--view", default=None, help="view whose gains and losses the galleries show, e.g. low_r128 "
+                   "or high_r8 (default: the low_r view on which the most images gain)")
     p.add_argument("--score-thresh", type=float, default=0.5, metavar="T", help="draw predicted boxes with score >= T (pictures only; default: %(default)s)")
     p.add_argument("--hfc-display", choices=sorted(DISPLAY_SCALINGS), default="symmetric",
                    help="display scaling of the zero-mean HFC: symmetric = 0.5 + h/(2 max|h|) (grey is 0), "

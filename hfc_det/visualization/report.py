@@ -2,9 +2,11 @@
 
 ``build_report`` writes, under one report folder::
 
-    index.html      summary table, plots, spectra, galleries, table of every image
+    index.html      summary table, plots, the Corruptions section (runs with corruption views),
+                    spectra, galleries, table of every image
     report.json     what the galleries, plots and spectra show (machine-readable)
-    plots/          ap_difference_hist.png, ap_scatter.png, overall_ap.png, errors.png (with TIDE),
+    plots/          ap_difference_hist.png (one panel per view), ap_scatter.png, overall_ap.png (one
+                    panel per metric), errors.png (with TIDE; one panel per error type),
                     and ap_vs_frequency.png + .csv when a run has >= 3 views of one kind
     spectra/        LFC/HFC-at-several-radii grids with log spectra (top gain and loss image)
     gallery/        gain_XX_<id>.png, loss_XX_<id>.png panels (original | LFC | HFC)
@@ -32,16 +34,21 @@ from hfc_det.metrics.results import EvalResults, GainLossRow, ResultsError
 from hfc_det.visualization.spectrum import save_frequency_grid
 from hfc_det.visualization.parallel import available_cpus, parallel_map
 from hfc_det.visualization.thumbnails import count_statuses, make_thumbnails
+from hfc_det.visualization.corruptions_section import corruption_section
 
 __all__ = ["build_report", "default_view", "default_grid_radii"]
 
 
 def default_view(results: EvalResults) -> str:
-    """The first LFC view with per-image AP (the paper's question), else any filtered view."""
-    for view in results.low_views + results.compared_views:
-        if view in results.ap:
-            return view
-    raise ResultsError(f"{results.output_dir / 'per_image_ap.csv'} has no ap_low_r<R>/ap_high_r<R> column")
+    """The gallery's view when none is asked for: the LFC view (``low_r<R>``, the paper's
+    question) on which the most images gain, the smallest radius among equals; without LFC
+    views, the filtered view with the most gains (a control ``noise_r<R>`` is never one)."""
+    candidates = sorted((v for v in results.low_views if v in results.ap), key=lambda v: parse_view(v)[1]) or [
+        v for v in results.compared_views if parse_view(v)[0] not in ("original", "noise")]
+    if not candidates:
+        raise ResultsError(f"{results.output_dir / 'per_image_ap.csv'} has no ap_low_r<R>/ap_high_r<R> column")
+    # max() keeps the first of equal counts: the smallest radius
+    return max(candidates, key=lambda v: results.per_image_counts(v)["gain"])
 
 
 def default_grid_radii(results: EvalResults, view: str) -> List[float]:
@@ -235,7 +242,8 @@ def build_report(
     """Write the report folder (see the module docstring) and return ``report.json``'s dict.
 
     Args:
-        view: the view whose gains and losses the galleries show (default :func:`default_view`).
+        view: the view whose gains and losses the galleries show (default :func:`default_view`:
+            the LFC view with the most gains).
         top_k: images per gallery (largest gains; largest losses).
         score_thresh: predictions below this score are not drawn (pictures only).
         hfc_scaling: HFC display scaling (:data:`~hfc_det.views.display.DISPLAY_SCALINGS`).
@@ -262,6 +270,7 @@ def build_report(
     clock = _Stopwatch()
     plots = _write_plots(results, report_dir)
     extras = _copy_extra_figures(extra_figures, report_dir)
+    corruptions = corruption_section(results, report_dir)  # None without corruption views
     clock.lap("plots")
     skipped: List[dict] = []
     galleries = _gallery_inputs(results, view, top_k, report_dir, score_thresh, hfc_scaling, skipped)
@@ -300,6 +309,7 @@ def build_report(
         "gallery_skipped": skipped,
         "plots": plots,
         "extra_figures": extras,
+        "corruptions": corruptions,
         "spectra": spectra,
         "thumbnails": {"size": thumb_size, **thumb_counts},
         "timings_s": timings,

@@ -12,8 +12,9 @@ import math
 from typing import Any, Iterable, List, Mapping
 
 from hfc_det.metrics.results import COCO_METRICS, EvalResults, outcome
+from hfc_det.visualization.corruptions_section import render_corruption_section
 
-__all__ = ["render_index"]
+__all__ = ["render_index", "heat_style"]
 
 _CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -94,6 +95,11 @@ _JS = r"""
     });
     count.textContent = shown + " of " + rows.length + " images shown";
   }
+  document.querySelectorAll("input.column-group").forEach(function (box) {
+    box.addEventListener("change", function () {
+      table.classList.toggle("hide-" + box.dataset.group, !box.checked);
+    });
+  });
   text.addEventListener("input", applyFilter);
   kind.addEventListener("change", applyFilter);
   applyFilter();
@@ -112,19 +118,43 @@ def _num(value: Any, fmt: str = "{:.1f}") -> str:
     return "" if math.isnan(v) else fmt.format(v)
 
 
+def heat_style(ratio: Any) -> str:
+    """The inline background of a heat-map cell for a value relative to its reference (1: the
+    same, no colour): red below, green above, full at 0 and 2; ``""`` when undefined."""
+    try:
+        t = max(-1.0, min(1.0, float(ratio) - 1.0))
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(t) or t == 0:
+        return ""
+    rgb = "44, 160, 44" if t > 0 else "214, 39, 40"
+    return f' style="background: rgba({rgb}, {0.55 * abs(t):.2f})"'
+
+
+def _ratio(value: Any, reference: Any) -> float:
+    try:
+        return float(value) / float(reference)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return math.nan
+
+
 def _summary_table(results: EvalResults, report: Mapping[str, Any]) -> str:
     head = "".join(f"<th>{m}</th>" for m in COCO_METRICS)
     head += "<th>gain</th><th>loss</th><th>tie</th><th>undefined</th>"
     rows = []
+    original = report["variants"].get("original", {})
     for view in results.views:
         metrics = report["variants"].get(view, {})
         counts = report["per_image_counts"].get(view)
-        cells = "".join(f"<td>{_num(metrics.get(m))}</td>" for m in COCO_METRICS)
+        # a heat map: each metric coloured by its ratio to the original's
+        cells = "".join(f"<td{heat_style(_ratio(metrics.get(m), original.get(m)))}>{_num(metrics.get(m))}</td>"
+                        for m in COCO_METRICS)
         cells += "".join(f"<td>{counts[k]}</td>" if counts else "<td></td>" for k in ("gain", "loss", "tie", "undefined"))
         rows.append(f'<tr><td class="text">{_e(view)}</td>{cells}</tr>')
     return (f'<table id="summary"><thead><tr><th class="text">view</th>{head}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>'
-            '<p class="meta">AP columns: COCO metrics over the whole set (0-100). gain/loss/tie: images whose '
+            '<p class="meta">AP columns: COCO metrics over the whole set (0-100), coloured by their ratio to '
+            'the original\'s (red: lower, green: higher; full colour at 0 and at twice). gain/loss/tie: images whose '
             'per-image AP on the view is above/below/equal to the original; undefined: no per-image AP.</p>')
 
 
@@ -249,6 +279,35 @@ def _gallery(report: Mapping[str, Any], kind: str) -> str:
     return _figures(entries, caption)
 
 
+#: The image table shows the strict measure's columns by default up to this many views.
+_ALL_COLUMNS_UP_TO = 4
+_FIXED_COLUMNS = 3  # thumbnail, image_id, file_name
+
+
+def _column_groups(columns: List[tuple], strict_hidden: bool):
+    """``(style, checkboxes, hidden classes)`` that show or hide the image table's AP columns
+    by kind of view (``low``, ``high``, ``noise``, ``band``, ...) and by measure: a checkbox
+    toggles the class ``hide-<group>`` on the table, and a CSS rule per group hides its
+    columns by position, so that no cell carries a class (the table can have 5000 rows)."""
+    groups: dict = {}
+    for k, (view, measure) in enumerate(columns, _FIXED_COLUMNS + 1):
+        kind = view.split("_")[0]
+        if kind != "original":
+            groups.setdefault(f"k-{kind}", []).append(k)
+        if measure != "coco":
+            groups.setdefault(f"m-{measure}", []).append(k)
+    rules = "".join(
+        ", ".join(f"#images.hide-{g} th:nth-child({k}), #images.hide-{g} td:nth-child({k})" for k in ks)
+        + " { display: none; }\n" for g, ks in groups.items())
+    hidden = ["hide-m-strict"] if strict_hidden and "m-strict" in groups else []
+    boxes = "".join(
+        f'<label><input type="checkbox" class="column-group" data-group="{_e(g)}"'
+        f'{"" if f"hide-{g}" in hidden else " checked"}> '
+        f'{_e(g[2:] + " views" if g.startswith("k-") else "strict measure")}</label>' for g in groups)
+    toggles = f'<div class="controls">columns: {boxes}</div>' if groups else ""
+    return f"<style>{rules}</style>", toggles, hidden
+
+
 def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> str:
     views = [v for v in results.views if v in results.ap]
     diff_views = results.compared_views
@@ -263,6 +322,9 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
              for v in strict_diff_views]
     diffs = {v: results.diff(v) for v in diff_views}
     strict_diffs = {v: results.ap_strict[v] - results.ap_strict["original"] for v in strict_diff_views}
+    # (view, measure) of each AP column, in the order of `head` after the 3 fixed columns
+    columns = ([(v, "coco") for v in views + diff_views]
+               + [(v, "strict") for v in strict_views + strict_diff_views])
     body: List[str] = []
     for i, (image_id, name) in enumerate(zip(results.image_ids.tolist(), results.file_names)):
         thumb = thumbs.get(image_id)
@@ -290,7 +352,9 @@ def _image_table(results: EvalResults, view: str, thumbs: Mapping[int, str]) -> 
         f'<label>on {_e(view)}: <select id="filter-kind">'
         + "".join(f'<option value="{k}">{k}</option>' for k in ("all", "gain", "loss", "tie", "undefined"))
         + '</select></label><span id="row-count"></span></div>')
-    return (controls + f'<table id="images"><thead><tr>{"".join(head)}</tr></thead>'
+    style, toggles, hidden = _column_groups(columns, strict_hidden=len(views) > _ALL_COLUMNS_UP_TO)
+    return (controls + toggles + style
+            + f'<table id="images" class="{" ".join(hidden)}"><thead><tr>{"".join(head)}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>'
             '<p class="meta">Click a column header to sort (again to reverse); undefined values stay last. '
             'Per-image AP in [0, 1]; &Delta; = view minus original; strict: the strict per-image AP '
@@ -320,14 +384,15 @@ def render_index(results: EvalResults, report: Mapping[str, Any], thumbs: Mappin
 {_gains_section(results, report)}
 <h2 id="plots-section">Plots</h2>
 <div class="plots">
-{_figures([plots["overall_ap"]], lambda p: "Overall COCO AP per view")}
-{_figures([plots["ap_difference_hist"]], lambda p: "Histogram of per-image AP differences (view minus original)")}
+{_figures([plots["overall_ap"]], lambda p: "Overall COCO AP per view: one panel per metric, the original dotted")}
+{_figures([plots["ap_difference_hist"]], lambda p: "Histograms of per-image AP differences (view minus original), "
+          "one panel per view")}
 {_figures([plots["ap_scatter"]], lambda p: "Per-image AP: original against each LFC view")}
 {_figures([plots["ap_vs_frequency"]] if plots.get("ap_vs_frequency") else [], lambda p: (
     "COCO AP, APs, APm, APl against radius, band or sigma (original: black line); data: " + p["csv"]))}
 {_figures(report.get("extra_figures", []), lambda p: p["caption"])}
 </div>
-<h2 id="spectra-section">Spectra and radii</h2>
+{render_corruption_section(report.get("corruptions"))}<h2 id="spectra-section">Spectra and radii</h2>
 <div class="spectra">{spectra or "<p>No gallery image to show.</p>"}</div>
 <h2 id="gain-section">Largest gains on {_e(view)}</h2>
 {_gallery(report, "gain")}

@@ -29,20 +29,33 @@ def report_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(report_dir):
+def browser():
+    """One Chromium for the module (Playwright's sync API allows one session at a time)."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (into .venv)")
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
-        pg.goto((report_dir / "index.html").as_uri())
-        pg.wait_for_load_state("load")
-        pg.errors = errors
-        yield pg
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, index: Path, width: int):
+    """A page of ``index`` whose ``errors`` collects console errors, page errors and failed requests."""
+    pg = browser.new_page(viewport={"width": width, "height": 900})
+    errors = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("requestfailed", lambda r: errors.append(f"failed: {r.url}"))
+    pg.goto(index.as_uri())
+    pg.wait_for_load_state("load")
+    pg.errors = errors
+    return pg
+
+
+@pytest.fixture(scope="module")
+def page(browser, report_dir):
+    pg = _open(browser, report_dir / "index.html", 1280)
+    yield pg
+    pg.close()
 
 
 def _csv_column(report_dir: Path, column: str):
@@ -112,3 +125,58 @@ def test_screenshot(page, report_dir):
     path = report_dir / "screenshot.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def demo_sized_page(browser, tmp_path_factory):
+    """The report of a folder with the 24 views of `make demo` (and TIDE), open in Chromium."""
+    from hfc_det.metrics.results import load_results_folder
+    from hfc_det.visualization.report import build_report
+
+    from helpers.report_fixture import make_views_folder
+
+    out = make_views_folder(tmp_path_factory.mktemp("views24"), seed=4, reliance=4)
+    report = build_report(load_results_folder(out), out / "report", top_k=2, thumb_size=40, grid_radii=[8, 16],
+                          workers=1, progress=False)
+    pg = _open(browser, out / "report" / "index.html", 1400)
+    yield pg, out / "report", report
+    pg.close()
+
+
+def _shown_columns(page):
+    return page.eval_on_selector_all(
+        "#images thead th", "ths => ths.filter(t => getComputedStyle(t).display !== 'none').map(t => t.dataset.col)")
+
+
+def test_24_views_report_is_legible(demo_sized_page):
+    page, report_dir, report = demo_sized_page
+    assert page.errors == []
+    # the pictures: one panel per view or metric, none wider than the window
+    widths = page.eval_on_selector_all(".plots img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert widths and max(widths) <= 1400
+    assert report["plots"]["ap_difference_hist"]["panels"] == 23 and report["plots"]["overall_ap"]["panels"] == 6
+    # the summary table is a heat map: a view below the original is coloured, the original is not
+    assert page.eval_on_selector('#summary tbody tr:nth-child(2) td:nth-child(2)', "td => td.style.background")
+    assert not page.eval_on_selector('#summary tbody tr:nth-child(1) td:nth-child(2)', "td => td.style.background")
+    page.screenshot(path=str(report_dir / "screenshot_24_views.png"), full_page=True)
+
+
+def test_image_table_columns_are_chosen_by_kind_and_measure(demo_sized_page):
+    page = demo_sized_page[0]
+    shown = _shown_columns(page)
+    assert "ap_low_r8" in shown and "diff_noise_r16" in shown
+    assert not [c for c in shown if c and "strict" in c]  # strict off by default with 24 views
+    page.uncheck('input[data-group="k-noise"]')
+    shown = _shown_columns(page)
+    assert not [c for c in shown if c and "noise" in c] and "ap_low_r8" in shown and "ap_original" in shown
+    page.check('input[data-group="m-strict"]')
+    shown = _shown_columns(page)
+    assert "ap_strict_low_r8" in shown and "ap_strict_noise_r8" not in shown
+    # sorting still follows the clicked column with columns hidden
+    page.locator('#images th[data-col="ap_strict_low_r8"]').click()
+    values = page.eval_on_selector_all(
+        '#images tbody tr', "rows => rows.map(r => r.querySelector('td:nth-child(' + "
+        "(Array.from(document.querySelectorAll('#images thead th')).findIndex(t => t.dataset.col === "
+        "'ap_strict_low_r8') + 1) + ')').dataset.value)")
+    numbers = [float(v) for v in values if v]
+    assert numbers == sorted(numbers)

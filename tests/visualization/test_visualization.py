@@ -443,3 +443,43 @@ def test_thumbnail_follows_exif_orientation(tmp_path):
     assert make_thumbnail(src, dst, size=64) == "made"
     with Image.open(dst) as thumb:
         assert thumb.size[1] > thumb.size[0]
+
+
+def test_default_gallery_view_is_the_lfc_view_with_the_most_gains(tmp_path):
+    import pandas as pd
+
+    from helpers.report_fixture import DEMO_VIEWS, make_views_folder
+    from hfc_det.visualization.report import default_view
+
+    out = make_views_folder(tmp_path / "a", seed=4, reliance=4)
+    table = pd.read_csv(out / "per_image_ap.csv")
+    gains = {v: int((table[f"ap_{v}"] > table["ap_original"]).sum()) for v in DEMO_VIEWS if v.startswith("low_r")}
+    best = max(gains.values())
+    assert best > 0 and sorted(gains.values()) != [best] * len(gains)  # the fixture makes a choice to get right
+    want = min((v for v in gains if gains[v] == best), key=lambda v: int(v[len("low_r"):]))
+    assert default_view(load_results_folder(out)) == want
+    # without an LFC view: the filtered view with the most gains, never the control
+    out = make_views_folder(tmp_path / "b", views=["original", "high_r8", "high_r16", "noise_r8"], seed=4)
+    table = pd.read_csv(out / "per_image_ap.csv")
+    gains = {v: int((table[f"ap_{v}"] > table["ap_original"]).sum()) for v in ("high_r8", "high_r16", "noise_r8")}
+    assert gains["noise_r8"] > max(gains["high_r8"], gains["high_r16"])
+    assert default_view(load_results_folder(out)) == max(("high_r8", "high_r16"), key=lambda v: gains[v])
+
+
+def test_plots_are_small_multiples_that_stay_legible_at_24_views(tmp_path):
+    from helpers.report_fixture import DEMO_VIEWS, make_views_folder
+
+    results = load_results_folder(make_views_folder(tmp_path, seed=0))
+    hist = plots.plot_ap_difference_histogram(results, tmp_path / "h.png")
+    assert hist["panels"] == len(DEMO_VIEWS) - 1 and list(hist["views"]) == DEMO_VIEWS[1:]
+    for view, drawn in hist["views"].items():
+        d = results.diff(view)
+        assert drawn["gains"] == int(np.sum(d > 0)) and drawn["losses"] == int(np.sum(d < 0))
+    overall = plots.plot_overall_ap(results, tmp_path / "o.png")
+    errors = plots.plot_error_breakdown(results.summary["errors"], tmp_path / "e.png")
+    for drawn, name in ((overall, "o.png"), (errors, "e.png")):
+        assert drawn["panels"] == 6 and drawn["bar_labels"] and drawn["font_size"] >= 10  # one panel per metric
+        with Image.open(tmp_path / name) as im:
+            assert im.size[0] == drawn["width_px"] <= 1400
+    with Image.open(tmp_path / "h.png") as im:
+        assert im.size[0] <= 1400
