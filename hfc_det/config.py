@@ -8,6 +8,8 @@ so a config that trains (with ``SHAPES`` keys) is one that evaluates.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
@@ -289,6 +291,25 @@ def resolve_zoo_config(name: str) -> Tuple[str, str]:
     )
 
 
+@contextlib.contextmanager
+def _quiet_if_shipped(path: Optional[str]):
+    """fvcore warns "Loading config ... with yaml.unsafe_load. Your machine may be at risk" for
+    every yaml with a Python tag, among them detectron2's own model-zoo configs. For the files
+    detectron2 ships (trusted as its code is) the warning would only push a one-line error
+    off the terminal; for a user's own file it stays."""
+    from detectron2 import model_zoo
+
+    shipped = path is not None and Path(path).resolve().is_relative_to(Path(model_zoo.__file__).resolve().parent)
+    fvcore_logger = logging.getLogger("fvcore.common.config")
+    level = fvcore_logger.level
+    if shipped:
+        fvcore_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        fvcore_logger.setLevel(level)
+
+
 def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
     """detectron2's defaults + the HFC and SHAPES keys, ``config`` (name or path) and ``opts``
     (``KEY VALUE`` pairs) merged; not frozen.
@@ -314,7 +335,8 @@ def get_cfg(config: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
                              ("bad config override", cfg.merge_from_list, list(opts))):
         if arg:
             try:
-                merge(arg)
+                with _quiet_if_shipped(path):
+                    merge(arg)
             except (KeyError, AssertionError) as e:
                 raise ValueError(f"{what}: {e.args[0] if e.args else e}") from None
             except yaml.YAMLError as e:  # a _BASE_ file it names

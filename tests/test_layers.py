@@ -246,3 +246,13 @@ def test_upward_import_check_can_fail(tmp_path):
     (pkg / "evaluation" / "run.py").write_text("from hfc_det.views.grammar import f\n")
     (pkg / "views" / "grammar.py").write_text("def f():\n    from hfc_det.evaluation import run\n")
     assert upward_imports(import_graph(pkg)) == [("hfc_det.views.grammar", "hfc_det.evaluation.run")]
+
+
+#: A tool parses options, calls the package and prints; logic past this size belongs in hfc_det/.
+TOOL_MAX_LINES = 120
+
+
+def test_tools_are_thin():
+    long = {p.name: n for p in sorted((ROOT / "tools").glob("*.py"))
+            if (n := len(p.read_text().splitlines())) > TOOL_MAX_LINES}
+    assert long == {}

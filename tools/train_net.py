@@ -69,29 +69,12 @@ def register_datasets(cfg, args):
 @user_errors_across_processes  # with several GPUs main runs in worker processes
 def main(args):
     import hfc_det.compat  # noqa: F401  (before detectron2)
-    from detectron2.checkpoint import DetectionCheckpointer
 
-    from hfc_det.engine.training import Trainer
+    from hfc_det.engine.training import evaluate_only, train
 
     cfg = setup(args)
     register_datasets(cfg, args)
-    from hfc_det.evaluation.weights import load_detector_weights
-
-    if args.eval_only:
-        model = Trainer.build_model(cfg)
-        checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
-        weights = checkpointer.get_checkpoint_file() if args.resume and checkpointer.has_checkpoint() else cfg.MODEL.WEIGHTS
-        if weights:  # one line for a file that is no checkpoint or leaves the model partly random
-            load_detector_weights(model, weights, allow_partial=bool(cfg.HFC.ALLOW_PARTIAL_WEIGHTS))
-        return Trainer.test(cfg, model)
-    trainer = Trainer(cfg)
-    if cfg.MODEL.WEIGHTS and not (args.resume and trainer.checkpointer.has_checkpoint()):
-        # fine-tuning may leave new layers initialised (allow_partial; its warning is for evaluation, so
-        # quiet), but weights that are no checkpoint, or of which no tensor fits, are one line
-        logging.getLogger("hfc_det.evaluation.weights").setLevel(logging.ERROR)
-        load_detector_weights(getattr(trainer.model, "module", trainer.model), cfg.MODEL.WEIGHTS, allow_partial=True)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
+    return evaluate_only(cfg, resume=args.resume) if args.eval_only else train(cfg, resume=args.resume)
 
 
 @exit_on_user_error

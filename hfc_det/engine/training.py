@@ -88,6 +88,43 @@ class Trainer(DefaultTrainer):
         )
 
 
+def evaluate_only(cfg: CfgNode, resume: bool = False):
+    """``train_net.py --eval-only``: the model with its weights (the last checkpoint of
+    ``OUTPUT_DIR`` when resuming, else ``MODEL.WEIGHTS``), tested on ``DATASETS.TEST``.
+
+    Weights that are no checkpoint or leave the model partly random are a one-line
+    ``ValueError`` unless ``HFC.ALLOW_PARTIAL_WEIGHTS`` (:func:`load_detector_weights`)."""
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    from hfc_det.evaluation.weights import load_detector_weights
+
+    model = Trainer.build_model(cfg)
+    checkpointer = DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+    weights = checkpointer.get_checkpoint_file() if resume and checkpointer.has_checkpoint() else cfg.MODEL.WEIGHTS
+    if weights:
+        load_detector_weights(model, weights, allow_partial=bool(cfg.HFC.ALLOW_PARTIAL_WEIGHTS))
+    return Trainer.test(cfg, model)
+
+
+def train(cfg: CfgNode, resume: bool = False):
+    """``train_net.py``: detectron2's training loop from ``MODEL.WEIGHTS`` (or the last
+    checkpoint when resuming).
+
+    Fine-tuning may leave new layers initialised, so partly fitting weights are allowed here
+    (quietly: that warning is meant for evaluation); weights that are no checkpoint, or of which
+    no tensor fits, are still a one-line ``ValueError``."""
+    import logging
+
+    from hfc_det.evaluation.weights import load_detector_weights
+
+    trainer = Trainer(cfg)
+    if cfg.MODEL.WEIGHTS and not (resume and trainer.checkpointer.has_checkpoint()):
+        logging.getLogger("hfc_det.evaluation.weights").setLevel(logging.ERROR)
+        load_detector_weights(getattr(trainer.model, "module", trainer.model), cfg.MODEL.WEIGHTS, allow_partial=True)
+    trainer.resume_or_load(resume=resume)
+    return trainer.train()
+
+
 def train_cached(cfg: CfgNode, root: str, evaluate: bool = True) -> Dict[str, object]:
     """Train ``cfg`` once into ``root/model_<config_hash>/`` and reuse it afterwards.
 

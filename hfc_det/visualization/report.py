@@ -197,7 +197,7 @@ def _draw_spectra(galleries: Dict[str, tuple], radii: List[float], report_dir: P
         jobs, entries = galleries[kind]
         if not entries:
             continue
-        from detectron2.data.detection_utils import read_image
+        from hfc_det.data.mapper import read_image  # detectron2's, plus 16-bit and float files
 
         rel = f"spectra/{kind}_{entries[0]['image_id']}.png"
         info = save_frequency_grid(read_image(str(jobs[0]["image_path"]), format="RGB"), radii,
