@@ -70,11 +70,11 @@ def register_datasets(cfg, args):
 def main(args):
     import hfc_det.compat  # noqa: F401  (before detectron2)
 
-    from hfc_det.engine.training import evaluate_only, train
+    from hfc_det.engine.training import evaluate_only, train_detector
 
     cfg = setup(args)
     register_datasets(cfg, args)
-    return evaluate_only(cfg, resume=args.resume) if args.eval_only else train(cfg, resume=args.resume)
+    return evaluate_only(cfg, resume=args.resume) if args.eval_only else train_detector(cfg, resume=args.resume)
 
 
 @exit_on_user_error

@@ -106,7 +106,7 @@ def evaluate_only(cfg: CfgNode, resume: bool = False):
     return Trainer.test(cfg, model)
 
 
-def train(cfg: CfgNode, resume: bool = False):
+def train_detector(cfg: CfgNode, resume: bool = False):
     """``train_net.py``: detectron2's training loop from ``MODEL.WEIGHTS`` (or the last
     checkpoint when resuming).
 
