@@ -16,7 +16,9 @@ centre on the 128 px images) and leaves the shapes nearly intact.
 outputs in OUTPUT: results.json (every cell's numbers, written after each cell, so an
 interrupted run keeps what finished), results.md (the table), dose_response.png (correlation
 on x; the LFC's AP change at the texture radius and the texture-reliance index on y), and
-amp<A>_corr<C>/{val,conflict}/ (tools/eval_lfc.py outputs). A copy of results.json and the
+amp<A>_corr<C>/{val,conflict}/ (tools/eval_lfc.py outputs), and tied_vs_free/a<A>/ (the tied
+model on the free cell's val split beside the free model: tools/compare_runs.py's page and
+comparison.json; when the grid has correlations 1 and 0). A copy of results.json and the
 picture goes to CACHE/texture_experiment/, where `make demo`'s report finds them.
 --skip-untrained evaluates only the cells whose model is already in the cache. A cell already
 evaluated with the same model and options is read back from amp<A>_corr<C>/cell.json.

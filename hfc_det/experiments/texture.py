@@ -14,6 +14,9 @@ seeded, cached by the data-spec and config hashes), evaluated
 numbers (:func:`cell_summary`) are kept in ``<output>/amp<A>_corr<C>/cell.json`` with the
 identity of what they depend on (the model folder and weights, the radii, the image count),
 so a cell evaluated the same way is read back instead of evaluated again.
+:func:`run_tied_vs_free` then evaluates, per amplitude, the tied model (correlation 1) on the
+free cell's (correlation 0) val split and compares it with the free model there
+(``<output>/tied_vs_free/a<A>/``, tools/compare_runs.py's page).
 :func:`write_results` writes ``results.json``, ``results.md`` (:func:`results_table`) and
 ``dose_response.png`` (:func:`plot_texture_experiment`), and copies the JSON and the picture
 to ``<cache>/texture_experiment/``, where `make demo`'s report finds them.
@@ -34,8 +37,8 @@ from hfc_det.utils.atomic import write_json_atomic, write_text_atomic
 from hfc_det.utils.run_lock import run_lock
 
 __all__ = ["cell_summary", "results_table", "cell_key", "TextureExperiment", "run_texture_experiment",
-           "write_results", "plot_texture_experiment", "DEFAULT_AMPLITUDES", "DEFAULT_CORRELATIONS",
-           "TEXTURE_RADIUS"]
+           "write_results", "plot_texture_experiment", "run_tied_vs_free", "tied_vs_free_folder",
+           "tied_vs_free_text", "DEFAULT_AMPLITUDES", "DEFAULT_CORRELATIONS", "TEXTURE_RADIUS"]
 
 DEFAULT_AMPLITUDES = (0.06, 0.15)
 DEFAULT_CORRELATIONS = (0.0, 0.5, 1.0)
@@ -224,6 +227,102 @@ def _evaluate_cell(experiment: TextureExperiment, amplitude: float, correlation:
     return cell
 
 
+TIED, FREE = 1.0, 0.0  # the correlations of the tied and the free cells
+
+
+def tied_vs_free_folder(experiment: TextureExperiment, amplitude: float) -> str:
+    """``<output>/tied_vs_free/a<A>``: the tied model's evaluation on the free cell's val
+    split (``tied_on_free_val/``) and the comparison (``comparison.json``, ``index.html``)."""
+    return os.path.join(experiment.output, "tied_vs_free", f"a{amplitude:g}")
+
+
+def run_tied_vs_free(experiment: TextureExperiment, cells: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """For every amplitude, the tied model (correlation 1) against the free one (correlation
+    0) on the same images: the free cell's val split, where the texture says nothing about
+    the class (the fair test). The tied model is evaluated there as the cells are (all the
+    demo's views); the free cell's own ``val/`` evaluation is reused; then
+    :func:`hfc_det.visualization.compare.write_comparison` (labels ``tied``, ``free``).
+    Read back from ``tied_vs_free.json`` when both models and the evaluation are the same.
+
+    Returns one entry per amplitude: ``texture_amplitude``, ``comparison`` (the folder, or
+    None with a ``note`` saying why none: the grid or the run lacks the tied or free cell,
+    or the comparison was refused), ``tied_on_free_val``, ``free_val`` and ``AP``
+    (``{"tied"|"free": {view: AP}}`` for ``original`` and the texture-removing LFC)."""
+    e = experiment
+    done = {(c["texture_amplitude"], c["texture_correlation"]): c for c in cells}
+    entries = []
+    for a in e.amplitudes:
+        tied, free = done.get((a, TIED)), done.get((a, FREE))
+        if TIED not in e.correlations or FREE not in e.correlations:
+            note = "the grid's correlations lack 1 (tied) or 0 (free)"
+        elif tied is None or free is None:
+            note = "the tied or the free cell was not run"
+        else:
+            entries.append(_tied_vs_free(e, a, tied, free))
+            continue
+        entries.append({"texture_amplitude": a, "comparison": None, "note": note})
+    return entries
+
+
+def _tied_vs_free(e: TextureExperiment, amplitude: float, tied: Mapping[str, Any], free: Mapping[str, Any]):
+    folder = tied_vs_free_folder(e, amplitude)
+    record = os.path.join(folder, "tied_vs_free.json")
+    val_json, val_root = _val_split(e, amplitude, FREE)
+    identity = {"tied": e.cell_identity(tied["model_dir"]), "free": e.cell_identity(free["model_dir"]),
+                "val_json": os.path.abspath(val_json)}
+    if os.path.isfile(record) and os.path.isfile(os.path.join(folder, "index.html")):
+        with open(record) as f:
+            saved = json.load(f)
+        if saved.get("identity") == identity:
+            print(f"[texture] reusing {record}", flush=True)
+            return saved["entry"]
+    from hfc_det.experiments.demo import demo_views, evaluate_split
+    from hfc_det.visualization.compare import write_comparison
+
+    tied_dir = os.path.join(folder, "tied_on_free_val")
+    free_dir = os.path.join(e.output, cell_key(amplitude, FREE), "val")
+    evaluate_split(e.config, e.cell_overrides(amplitude, TIED), os.path.join(tied["model_dir"], "model_final.pth"),
+                   val_json, val_root, tied_dir, e.radii, e.max_images, views=demo_views(e.radii),
+                   what=f"evaluate the tied model (amplitude {amplitude:g}) on the free cell's val split")
+    entry = {"texture_amplitude": amplitude, "comparison": None, "tied_on_free_val": tied_dir, "free_val": free_dir}
+    try:
+        comparison = write_comparison([tied_dir, free_dir], folder, ["tied", "free"])
+    except (ValueError, FileNotFoundError) as err:  # a bug, not the user's: keep the experiment's results
+        print(f"warning: no tied-vs-free comparison for amplitude {amplitude:g}: {err}", flush=True)
+        return {**entry, "note": f"comparison refused: {err}"}
+    views = ["original", f"low_r{e.texture_radius:g}"]
+    entry.update(comparison=folder, note=None,
+                 AP={label: {v: comparison["ap"][label].get(v, {}).get("AP") for v in views}
+                     for label in ("tied", "free")})
+    write_json_atomic(record, {"identity": identity, "entry": _json_safe(entry)})
+    return entry
+
+
+def _val_split(e: TextureExperiment, amplitude: float, correlation: float) -> Tuple[str, str]:
+    """``(json_file, image_root)`` of a cell's val split, in the cache as ``run_demo`` keeps it."""
+    from hfc_det.config import get_cfg
+    from hfc_det.data.shapes import make_shapes_dataset
+    from hfc_det.engine.training import shapes_spec_from_cfg
+
+    cfg = get_cfg(e.config, e.cell_overrides(amplitude, correlation))
+    return make_shapes_dataset(shapes_spec_from_cfg(cfg), os.path.join(e.cache, "shapes"))["val"]
+
+
+def tied_vs_free_text(entries: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown lines, one per amplitude, of :func:`run_tied_vs_free`'s entries."""
+    lines = []
+    for t in entries:
+        head = f"- Tied vs free, amplitude {t['texture_amplitude']:g}: "
+        if t.get("comparison") is None:
+            lines.append(head + f"not drawn ({t.get('note')}).")
+            continue
+        aps = "; ".join(f"{view}: tied {_f(t['AP']['tied'][view])}, free {_f(t['AP']['free'][view])}"
+                        for view in t["AP"]["tied"])
+        lines.append(head + f"AP on the free cell's val split ({aps}); comparison in "
+                     f"{os.path.join(t['comparison'], 'index.html')}.")
+    return "".join(line + "\n" for line in lines)
+
+
 def _json_safe(x):
     """NaN -> None (JSON has no NaN), in nested dicts and lists."""
     if isinstance(x, float) and math.isnan(x):
@@ -236,24 +335,27 @@ def _json_safe(x):
 
 
 def write_results(experiment: TextureExperiment, cells: List[Mapping[str, Any]], not_run: List[Mapping[str, float]],
-                  started: float) -> str:
+                  started: float, tied_vs_free: Sequence[Mapping[str, Any]] = ()) -> str:
     """``results.json``, ``results.md`` and ``dose_response.png`` in the output folder (and
     the JSON and picture in ``<cache>/texture_experiment/`` when a cell has run); returns
-    the markdown table. ``started``: ``time.time()`` at the start, for the minutes taken."""
+    the markdown table. ``started``: ``time.time()`` at the start, for the minutes taken;
+    ``tied_vs_free``: :func:`run_tied_vs_free`'s entries (``results.json``'s ``tied_vs_free``
+    and a line each in ``results.md``, above the table)."""
     e = experiment
     os.makedirs(e.output, exist_ok=True)
     plot = os.path.join(e.output, "dose_response.png")
     drawn = plot_texture_experiment(cells, plot) if cells else None
     payload = {"config": e.config, "overrides": list(e.overrides), "radii": list(e.radii),
                "texture_radius": e.texture_radius, "max_images": e.max_images,
-               "cells": cells, "not_run": not_run, "plot": drawn,
+               "cells": cells, "not_run": not_run, "plot": drawn, "tied_vs_free": list(tied_vs_free),
                "minutes": round((time.time() - started) / 60, 1)}
     table = results_table(cells)
     write_json_atomic(os.path.join(e.output, "results.json"), _json_safe(payload))
     write_text_atomic(os.path.join(e.output, "results.md"),
                       f"Shortcut experiment ({e.config}): AP x 100 on each model's own val split; "
                       f"cue-conflict AP50 against shape and texture labels; reliance = AP50_tex / "
-                      f"(AP50_shape + AP50_tex). Not run: {not_run or 'none'}.\n\n" + table)
+                      f"(AP50_shape + AP50_tex). Not run: {not_run or 'none'}.\n\n"
+                      + (tied_vs_free_text(tied_vs_free) + "\n" if tied_vs_free else "") + table)
     if cells:  # where `make demo`'s report looks
         shared = os.path.join(e.cache, "texture_experiment")
         os.makedirs(shared, exist_ok=True)
@@ -288,7 +390,8 @@ def _run_cells(experiment: TextureExperiment, skip_untrained: bool):
         print(f"[texture] cell {i}/{len(grid)}: amplitude {a:g}, correlation {c:g}", flush=True)
         cells.append(run_cell(experiment, a, c))
         write_results(experiment, cells, not_run, started)
-    return cells, not_run, write_results(experiment, cells, not_run, started)
+    tied_vs_free = run_tied_vs_free(experiment, cells)
+    return cells, not_run, write_results(experiment, cells, not_run, started, tied_vs_free)
 
 
 def _number(value) -> float:

@@ -220,3 +220,102 @@ def test_experiment_end_to_end_on_tiny_settings(tmp_path):
     assert os.stat(val_summary).st_mtime_ns == mtime
     with open(os.path.join(out, "results.json")) as f:
         assert json.load(f)["cells"] == results["cells"]
+
+
+def test_tied_vs_free_is_skipped_with_a_note_without_both_cells(tmp_path, fake_cells, monkeypatch):
+    _, calls = fake_cells
+    monkeypatch.setattr(texture, "_tied_vs_free", lambda *a: pytest.fail("nothing to compare"))
+    e = TextureExperiment(output=str(tmp_path / "out"), cache=str(tmp_path / "cache"), amplitudes=(0.06, 0.15),
+                          correlations=(0.5, 1.0), radii=(24,))
+    cells, _, table = run_texture_experiment(e)
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["tied_vs_free"] == [
+        {"texture_amplitude": a, "comparison": None, "note": "the grid's correlations lack 1 (tied) or 0 (free)"}
+        for a in (0.06, 0.15)]
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "- Tied vs free, amplitude 0.15: not drawn (the grid's correlations lack 1 (tied) or 0 (free))." in md
+    assert md.endswith(table)
+    # both correlations in the grid, but the free cell not run
+    monkeypatch.setattr(TextureExperiment, "is_trained", lambda self, a, c: c == 1.0)
+    e2 = TextureExperiment(output=str(tmp_path / "out2"), cache=e.cache, amplitudes=(0.15,), correlations=(0.0, 1.0),
+                           radii=(24,))
+    run_texture_experiment(e2, skip_untrained=True)
+    assert json.loads((tmp_path / "out2" / "results.json").read_text())["tied_vs_free"] == [
+        {"texture_amplitude": 0.15, "comparison": None, "note": "the tied or the free cell was not run"}]
+
+
+def test_tied_vs_free_text_names_the_numbers_and_the_page():
+    text = texture.tied_vs_free_text([
+        {"texture_amplitude": 0.15, "comparison": "out/tied_vs_free/a0.15", "note": None,
+         "AP": {"tied": {"original": 12.34, "low_r24": None}, "free": {"original": 40.0, "low_r24": 38.96}}}])
+    assert text == ("- Tied vs free, amplitude 0.15: AP on the free cell's val split (original: tied 12.3, free 40.0; "
+                    "low_r24: tied -, free 39.0); comparison in out/tied_vs_free/a0.15/index.html.\n")
+
+
+def _coco_ap(gt_json, detections_json):
+    """pycocotools' COCO AP (0-100) of a detections file against a ground-truth file."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(gt_json)
+        dets = json.load(open(detections_json))
+        assert dets, "the tiny model wrote no detection: nothing to check"
+        ev = COCOeval(gt, gt.loadRes(dets), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return 100 * float(ev.stats[0])
+
+
+@pytest.mark.slow
+def test_tied_vs_free_comparison_on_the_free_val_split(tmp_path):
+    pytest.importorskip("detectron2")
+    import pandas as pd
+    import torch
+
+    from helpers.demo_settings import TINY
+
+    out, cache = tmp_path / "exp", str(tmp_path / "cache")
+    # six iterations leave every score under the default 0.05: keep the top 20 boxes, so
+    # there are detections to score
+    overrides = [*TINY, "MODEL.RETINANET.SCORE_THRESH_TEST", "0.0", "TEST.DETECTIONS_PER_IMAGE", "20"]
+    e = TextureExperiment(output=str(out), cache=cache, amplitudes=[0.15], correlations=[0.0, 1.0], radii=[16],
+                          texture_radius=16, overrides=overrides)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_texture_experiment(e)
+    finally:
+        torch.set_num_threads(threads)
+    folder = out / "tied_vs_free" / "a0.15"
+    (entry,) = json.loads((out / "results.json").read_text())["tied_vs_free"]
+    assert entry["comparison"] == str(folder) and entry["note"] is None
+    tied_dir, free_dir = folder / "tied_on_free_val", out / "amp0.15_corr0" / "val"
+    assert (entry["tied_on_free_val"], entry["free_val"]) == (str(tied_dir), str(free_dir))
+    comparison = json.loads((folder / "comparison.json").read_text())
+    assert comparison["labels"] == ["tied", "free"] and (folder / "index.html").is_file()
+    # both runs on the free cell's val images (the tied cell's own val split is another dataset)
+    free_json = json.loads((free_dir / "demo.json").read_text())["dataset"]["val"]
+    tied_own_json = json.loads((out / "amp0.15_corr1" / "val" / "demo.json").read_text())["dataset"]["val"]
+    assert free_json != tied_own_json
+    summaries = [json.loads((d / "summary.json").read_text())["dataset"] for d in (tied_dir, free_dir)]
+    assert summaries[0] == summaries[1] and summaries[0]["json_file"] == free_json
+    ids = [sorted(pd.read_csv(d / "per_image_ap.csv")["image_id"]) for d in (tied_dir, free_dir)]
+    assert ids[0] == ids[1] == sorted(im["id"] for im in json.load(open(free_json))["images"])
+    # the tied model's AP there, recomputed by pycocotools from its detections
+    want = _coco_ap(free_json, tied_dir / "detections" / "original.json")
+    print(f"tied on the free val split: AP {want}")
+    assert comparison["ap"]["tied"]["original"]["AP"] == pytest.approx(want, abs=1e-6)
+    assert entry["AP"]["tied"]["original"] == pytest.approx(want, abs=1e-6)
+    assert comparison["ap"]["free"]["original"]["AP"] == pytest.approx(
+        _coco_ap(free_json, free_dir / "detections" / "original.json"), abs=1e-6)
+    assert str(folder / "index.html") in (out / "results.md").read_text()
+    # the same models and options again: the evaluation and the comparison are read back
+    mtime = os.stat(tied_dir / "summary.json").st_mtime_ns
+    run_texture_experiment(e)
+    assert os.stat(tied_dir / "summary.json").st_mtime_ns == mtime
+    assert json.loads((out / "results.json").read_text())["tied_vs_free"] == [entry]
