@@ -715,12 +715,22 @@ def test_detectron2_launch_workers_get_the_pillow_fix(tmp_path, prepared):
         pytest.skip("this Pillow still has LINEAR")
     if prepared:
         assert "LINEAR" not in proc.stderr, proc.stderr[-3000:]
-        if _cuda_devices() < 2:
-            assert "cuda is not available" in proc.stderr, proc.stderr[-3000:]
-        else:
-            assert proc.returncode == 0, proc.stderr[-3000:]
-    else:
+        # v0.6's launch refuses CPU workers with its own CUDA assertion; the official source's
+        # runs them (gloo) to the end
+        assert proc.returncode == 0 or "cuda is not available" in proc.stderr, proc.stderr[-3000:]
+    elif _detectron2_names_image_linear():
         assert "has no attribute 'LINEAR'" in proc.stderr, proc.stderr[-3000:]
+    else:
+        pytest.skip("this detectron2 (the official source) never names PIL.Image.LINEAR: nothing to break")
+
+
+def _detectron2_names_image_linear() -> bool:
+    """v0.6's transforms name ``Image.LINEAR`` (gone from Pillow 10); the official source does not."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(importlib.util.find_spec("detectron2").origin).parent
+    return any("Image.LINEAR" in p.read_text(errors="ignore") for p in (root / "data").rglob("*.py"))
 
 
 def test_every_launching_tool_prepares_its_spawned_processes():
