@@ -122,10 +122,13 @@ def heat_style(ratio: Any) -> str:
     """The inline background of a heat-map cell for a value relative to its reference (1: the
     same, no colour): red below, green above, full at 0 and 2; ``""`` when undefined."""
     try:
-        t = max(-1.0, min(1.0, float(ratio) - 1.0))
+        ratio = float(ratio)
     except (TypeError, ValueError):
         return ""
-    if math.isnan(t) or t == 0:
+    if math.isnan(ratio):  # before clamping: min(1.0, nan) is 1.0, which would paint it green
+        return ""
+    t = max(-1.0, min(1.0, ratio - 1.0))
+    if t == 0:
         return ""
     rgb = "44, 160, 44" if t > 0 else "214, 39, 40"
     return f' style="background: rgba({rgb}, {0.55 * abs(t):.2f})"'

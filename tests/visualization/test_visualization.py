@@ -483,3 +483,14 @@ def test_plots_are_small_multiples_that_stay_legible_at_24_views(tmp_path):
             assert im.size[0] == drawn["width_px"] <= 1400
     with Image.open(tmp_path / "h.png") as im:
         assert im.size[0] <= 1400
+
+
+def test_summary_heat_map_leaves_undefined_metrics_uncoloured():
+    """A metric COCO leaves undefined (APl on the 128 px shapes: NaN) gets no colour; a ratio
+    below 1 is red, above 1 green, 1 none (the clamp must not turn NaN into 'twice as good')."""
+    import math
+
+    from hfc_det.visualization.report_html import heat_style
+
+    assert heat_style(math.nan) == "" and heat_style(None) == "" and heat_style(1.0) == ""
+    assert "214, 39, 40" in heat_style(0.5) and "44, 160, 44" in heat_style(1.5)
