@@ -70,11 +70,15 @@ def register_datasets(cfg, args):
 def main(args):
     import hfc_det.compat  # noqa: F401  (before detectron2)
 
-    from hfc_det.engine.training import evaluate_only, train_detector
+    from hfc_det.engine.training import Trainer, detector_with_weights, train_detector
 
     cfg = setup(args)
+    if args.eval_only:
+        model = detector_with_weights(cfg, resume=args.resume)  # a wrong file fails before data is made
+        register_datasets(cfg, args)
+        return Trainer.test(cfg, model)
     register_datasets(cfg, args)
-    return evaluate_only(cfg, resume=args.resume) if args.eval_only else train_detector(cfg, resume=args.resume)
+    return train_detector(cfg, resume=args.resume)
 
 
 @exit_on_user_error

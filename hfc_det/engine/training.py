@@ -88,9 +88,10 @@ class Trainer(DefaultTrainer):
         )
 
 
-def evaluate_only(cfg: CfgNode, resume: bool = False):
-    """``train_net.py --eval-only``: the model with its weights (the last checkpoint of
-    ``OUTPUT_DIR`` when resuming, else ``MODEL.WEIGHTS``), tested on ``DATASETS.TEST``.
+def detector_with_weights(cfg: CfgNode, resume: bool = False):
+    """``train_net.py --eval-only``'s model: built from ``cfg`` with its weights (the last
+    checkpoint of ``OUTPUT_DIR`` when resuming, else ``MODEL.WEIGHTS``), checked before any
+    dataset is made, so a wrong file is the first and only line the user sees.
 
     Weights that are no checkpoint or leave the model partly random are a one-line
     ``ValueError`` unless ``HFC.ALLOW_PARTIAL_WEIGHTS`` (:func:`load_detector_weights`)."""
@@ -103,7 +104,7 @@ def evaluate_only(cfg: CfgNode, resume: bool = False):
     weights = checkpointer.get_checkpoint_file() if resume and checkpointer.has_checkpoint() else cfg.MODEL.WEIGHTS
     if weights:
         load_detector_weights(model, weights, allow_partial=bool(cfg.HFC.ALLOW_PARTIAL_WEIGHTS))
-    return Trainer.test(cfg, model)
+    return model
 
 
 def train_detector(cfg: CfgNode, resume: bool = False):
