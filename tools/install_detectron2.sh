@@ -2,6 +2,12 @@
 # Install detectron2 into a Python environment, online or offline.
 #
 # usage: tools/install_detectron2.sh [PYTHON]     (default: .venv/bin/python)
+#        tools/install_detectron2.sh --python-sources DIR [PYTHON]
+#
+# The second form installs nothing: it puts route (c)'s `detectron2/` package in DIR/detectron2
+# and its dependencies, one per line, in DIR/requirements.txt (the offline kit,
+# tools/offline_kit.py, carries them to a node without network). PYTHON (default: python3)
+# only runs pip there; it needs no torch.
 #
 # detectron2 is not on PyPI. In order:
 #  (a) already importable: nothing to do;
@@ -15,13 +21,47 @@
 #      the compiled ops.
 set -euo pipefail
 
-PY=${1:-.venv/bin/python}
+SOURCES_DIR=
+if [ "${1:-}" = --python-sources ]; then
+    [ -n "${2:-}" ] || { echo "install_detectron2: --python-sources needs a folder" >&2; exit 2; }
+    SOURCES_DIR=$2
+    shift 2
+fi
 D2_REPO=https://github.com/facebookresearch/detectron2.git
 D2_FALLBACK=pb1-detectron2==0.6
 D2_FALLBACK_SHA256=5d2e9e51e523ec72f6a31cca04b0a515492e9514b773a3d134cedc0677170b29
 D2_DEPS=("fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" "hydra-core>=1.1"
          "yacs>=0.1.8" "termcolor>=1.1" tabulate cloudpickle "tqdm>4.29.0" matplotlib
          "pycocotools>=2.0.2" "Pillow>=7.1" tensorboard)
+
+# Route (c)'s archive: downloaded with a private pip 24.0 (pip >= 25 refuses it, its metadata
+# names a direct-URL extra), checked against its sha256 and unpacked into $work.
+fetch_fallback_sources() {  # fetch_fallback_sources PYTHON WORK
+    local py=$1 work=$2
+    "$py" -m pip install -q --target "$work/pip24" "pip==24.0"
+    # --no-build-isolation: the download never builds the archive, so no torch is needed.
+    PYTHONPATH="$work/pip24" "$py" -m pip download -q --no-deps --no-binary :all: \
+        --no-build-isolation -d "$work" "$D2_FALLBACK"
+    local archive
+    archive=$(ls "$work"/pb1-detectron2-0.6.tar.gz)
+    echo "$D2_FALLBACK_SHA256  $archive" | sha256sum -c --quiet -
+    tar -xzf "$archive" -C "$work"
+}
+
+if [ -n "$SOURCES_DIR" ]; then
+    PY=${1:-python3}
+    mkdir -p "$SOURCES_DIR"
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    fetch_fallback_sources "$PY" "$work"
+    rm -rf "$SOURCES_DIR/detectron2"
+    cp -r "$work/pb1-detectron2-0.6/detectron2" "$SOURCES_DIR/"
+    printf '%s\n' "${D2_DEPS[@]}" > "$SOURCES_DIR/requirements.txt"
+    echo "install_detectron2: detectron2 0.6 Python sources in $SOURCES_DIR/detectron2"
+    exit 0
+fi
+
+PY=${1:-.venv/bin/python}
 
 if ! "$PY" -c 'import torch' 2>/dev/null; then
     echo "install_detectron2: torch must be installed in $PY first" >&2
@@ -47,14 +87,7 @@ fi
 echo "install_detectron2: offline fallback: $D2_FALLBACK Python sources without compiled ops"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# pip >= 25 refuses to download this archive (its metadata names a direct-URL extra), so
-# a private pip 24.0 does the download; --no-build-isolation lets its setup.py see torch.
-"$PY" -m pip install -q --target "$work/pip24" "pip==24.0"
-PYTHONPATH="$work/pip24" "$PY" -m pip download -q --no-deps --no-binary :all: \
-    --no-build-isolation -d "$work" "$D2_FALLBACK"
-archive=$(ls "$work"/pb1-detectron2-0.6.tar.gz)
-echo "$D2_FALLBACK_SHA256  $archive" | sha256sum -c --quiet -
-tar -xzf "$archive" -C "$work"
+fetch_fallback_sources "$PY" "$work"
 
 # Unpacked next to the venv's site-packages (not inside it, so pip never mistakes it for a
 # distribution); written to a temp name first, so an interrupted run leaves nothing usable.
