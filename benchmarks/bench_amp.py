@@ -21,7 +21,7 @@ image) and of its model forward passes alone; the headline ``max_abs_coco_ap_dif
 (over views, AP points) and ``bf16_vs_float32_time`` (pass seconds ratio). ``--detections DIR``
 also writes each pass's detections as COCO results, ``DIR/<float32|bf16>_<view>.json``.
 
-usage: python benchmarks/bench_amp.py --weights FILE [--config demo/retinanet_R18_FPN_shapes]
+usage: python benchmarks/bench_amp.py [--weights FILE] [--config demo/retinanet_R18_FPN_shapes]
            [--device cuda|cpu] [--images N] [--radius R] [--shapes-root DIR] [--output FILE]
            [--detections DIR] [KEY VALUE ...]   (trailing config overrides, e.g. SHAPES.NUM_VAL 3)
 """
@@ -55,7 +55,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 def parse_args(argv=None):
     p = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", required=True, help="detector weights (.pth checkpoint or state dict)")
+    p.add_argument("--weights", help="detector weights (.pth checkpoint or state dict; default: the newest "
+                                      "make demo model under ./output/demo, where make demo puts it)")
     p.add_argument("--config", default="demo/retinanet_R18_FPN_shapes", help="config (default: %(default)s)")
     p.add_argument("--device", help="cuda or cpu (default: cuda when torch sees one)")
     p.add_argument("--images", type=int, default=100, help="first N val images (default: %(default)s)")
@@ -65,6 +66,12 @@ def parse_args(argv=None):
     p.add_argument("--detections", help="also write each pass's detections (COCO results) into this folder")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides, KEY VALUE pairs")
     args = p.parse_args(argv)
+    if args.weights is None:  # `make bench` runs every benchmark without arguments
+        made = sorted(Path("output/demo").glob("model_*/model_final.pth"), key=os.path.getmtime)
+        if not made:
+            raise UserError("no --weights and no make demo model in output/demo: run make demo first "
+                            "(about 9 minutes on 2 cores) or pass --weights FILE")
+        args.weights = str(made[-1])
     if not os.path.isfile(args.weights):
         raise UserError(f"weights file not found: {os.path.abspath(args.weights)}")
     if args.images < 1:
@@ -88,6 +95,16 @@ def per_image_changes(fp32: dict, bf16: dict) -> dict:
             diffs.append(abs(b - a) * 100)
     return {"mean_abs_difference": sum(diffs) / len(diffs) if diffs else None,
             "max_abs_difference": max(diffs, default=None), "images_changed": int(changed)}
+
+
+def table_rows(per_view):
+    """One row per view for RESULTS.md's table (benchmarks/run_all.py renders ``rows``)."""
+    return [{"view": v, "AP float32": round(e["float32"]["AP"], 3), "AP bf16": round(e["bf16"]["AP"], 3),
+             "AP difference": round(e["difference"]["AP"], 3), "AP50 difference": round(e["difference"]["AP50"], 3),
+             "AP75 difference": round(e["difference"]["AP75"], 3),
+             "images changed": e["per_image_ap"]["images_changed"],
+             "max per-image difference": round(e["per_image_ap"]["max_abs_difference"] or 0, 3)}
+            for v, e in per_view.items()]
 
 
 def main(args) -> None:
@@ -186,6 +203,7 @@ def main(args) -> None:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "autocast": "torch.autocast(device.type, dtype=torch.bfloat16)",
         "n_images": len(dicts),
+        "rows": table_rows(per_view),
         "views": per_view,
         "seconds": {p: round(s, 3) for p, s in seconds.items()},
         "model_seconds": {p: round(s, 3) for p, s in model_seconds.items()},

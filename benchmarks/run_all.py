@@ -47,8 +47,9 @@ def render() -> str:
     if not any(r.get("machine", {}).get("gpu") for r in results):
         out += ["## GPU", "",
                 "**Pending**: no GPU has run these benchmarks yet (none was lent to the sessions that built",
-                "them). On a GPU machine, `benchmarks/gpu_check.sh OUT` (about 5 minutes) writes",
-                "`OUT/eval_cuda.json`, `frequency_cuda.json` and `cifar_epoch_cuda.json`: copy them into",
+                "them). On a GPU node without network, `benchmarks/gpu_check.sh OUT --kit .gpu_kit` (at most",
+                "8 minutes; the kit from `benchmarks/gpu_kit.sh`, see docs/gpu.md) writes `OUT/eval_cuda.json`,",
+                "`amp_cuda.json`, `frequency_cuda.json` and `cifar_epoch_cuda.json`: copy them into",
                 "`benchmarks/results/` and run `benchmarks/run_all.py --render-only`; each names its card.", ""]
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())

@@ -24,9 +24,9 @@ N_IMAGES = 3
 OVERRIDES = TINY + ["SHAPES.NUM_VAL", "4"]
 
 
-def run_bench(*args):
+def run_bench(*args, cwd=ROOT):
     return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, check=False, timeout=300)
+                          cwd=cwd, check=False, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +116,12 @@ def test_json_matches_pycocotools_on_its_detections(run):
     (["--weights", "{weights}", "--images", "many"], "--images"),
     (["--weights", "{weights}", "--radius", "-4"], "--radius"),
     (["--weights", "{weights}", "SHAPES.NUM_VAL"], "KEY VALUE"),
-    (["--images", "3"], "--weights"),
+    (["--images", "3"], "no --weights and no make demo model"),  # run where no output/demo is
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, needle):
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"")  # these checks come before the file is read
-    proc = run_bench(*[a.format(tmp=tmp_path, weights=weights) for a in args])
+    proc = run_bench(*[a.format(tmp=tmp_path, weights=weights) for a in args], cwd=tmp_path)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert lines[0].startswith("error:") and needle in lines[0], lines[0]
