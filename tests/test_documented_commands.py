@@ -105,6 +105,10 @@ EXPECT = {
     "tools/make_shapes.py --texture-correlation 0.5 --texture-amplitude 0.06 --seed 3 --output output/shapes":
         ("ok", None, True),
     "tools/texture_experiment.py --skip-untrained": ("ok", None, False),
+    # the node's package list comes from the node (docs/gpu.md): in a fresh folder there is none
+    "tools/offline_kit.py KIT --node-packages node-freeze.txt --weights model_final.pth":
+        ("refused", "node-freeze.txt", False),
+    "tools/offline_kit.py KIT --node-packages node-freeze.txt": ("refused", "node-freeze.txt", False),
     "tools/demo_frequency.py --radii 4 16 64 --photos astronaut coffee --output output/freq":
         ("ok", None, False),
     "tools/demo_frequency.py --output output/demo/frequency --radii 8 16 32 64": ("ok", None, True),
