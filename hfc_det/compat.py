@@ -9,9 +9,10 @@ that, as ``__mp_main__``, so each launching tool imports this module at its top 
 1. ``PIL.Image.LINEAR`` was removed in Pillow 10, and detectron2 v0.6 uses it as a default
    argument of ``ExtentTransform``, so ``import detectron2.data.transforms`` fails. It was
    always an alias of ``BILINEAR``; we put the alias back.
-2. ``pkg_resources`` is gone from setuptools >= 81 and ``detectron2.model_zoo`` imports it
+2. ``pkg_resources`` is gone from setuptools >= 82 and ``detectron2.model_zoo`` imports it
    for ``resource_filename`` only. Where it is missing we register a minimal module that
-   answers ``resource_filename`` from the package's location on disk.
+   answers ``resource_filename`` from the package's location on disk; where it is there
+   (torch 2.11 requires setuptools < 82) we import it without its deprecation warning.
 3. ``detectron2.evaluation`` and ``detectron2.layers`` import the compiled ops
    ``detectron2._C`` at import time. The offline install route (PyPI's v0.6 Python sources)
    has no compiled ops, so where ``detectron2._C`` cannot be imported we register a stand-in
@@ -79,7 +80,11 @@ def _patch_pkg_resources() -> None:
     if "pkg_resources" in sys.modules:
         return
     try:
-        importlib.import_module("pkg_resources")
+        # setuptools < 82 (torch 2.11 requires it) warns on this import; left alone, every
+        # tool would print the warning, and a bad-input error would no longer be one line.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", category=UserWarning)
+            importlib.import_module("pkg_resources")
         return
     except ImportError:
         pass

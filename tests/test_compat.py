@@ -57,3 +57,17 @@ def test_patch_is_idempotent():
     before = compat.HAS_COMPILED_OPS
     assert compat.patch() == before
     assert compat.patch() == before
+
+
+def test_a_deprecated_pkg_resources_imports_without_its_warning(tmp_path):
+    """setuptools < 82 (what torch 2.11 requires) still has pkg_resources and warns on its import;
+    compat imports it quietly, so a tool's error stays one line. A stand-in that warns as
+    setuptools 81 does, first on the path, with warnings turned into errors."""
+    (tmp_path / "pkg_resources.py").write_text(
+        "import warnings\nwarnings.warn('pkg_resources is deprecated as an API. See https://x', UserWarning, "
+        "stacklevel=2)\ndef resource_filename(p, r):\n    return 'real'\n")
+    code = "import sys, hfc_det.compat; print(sys.modules['pkg_resources'].resource_filename('x', 'y'))"
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{compat.__file__.rsplit('/hfc_det/', 1)[0]}"}
+    proc = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "real" and "deprecated" not in proc.stderr, proc.stderr
