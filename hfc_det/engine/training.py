@@ -17,6 +17,7 @@ from typing import Dict
 import hfc_det.compat  # noqa: F401  (before detectron2)
 
 from hfc_det.utils.atomic import write_json_atomic
+from hfc_det.utils.run_lock import waiting_lock
 from detectron2.config import CfgNode
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
@@ -145,29 +146,40 @@ def train_cached(cfg: CfgNode, root: str, evaluate: bool = True) -> Dict[str, ob
     metrics_file = os.path.join(model_dir, "metrics_val.json")
     cached = os.path.isfile(weights)
     if not cached:
-        os.makedirs(root, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".model_{key}.tmp-", dir=root)
-        try:
-            c = cfg.clone()
-            c.defrost()
-            c.OUTPUT_DIR = tmp
-            with open(os.path.join(tmp, "config.yaml"), "w") as f:
-                f.write(c.dump())
-            trainer = Trainer(c)
-            trainer.resume_or_load(resume=False)
-            trainer.train()
-            if evaluate:
-                results = Trainer.test(c, trainer.model)
-                write_json_atomic(os.path.join(tmp, "metrics_val.json"), results)
-            # The event storage is gone after training; the loss curve is in metrics.json.
-            if os.path.isdir(model_dir):
-                shutil.rmtree(model_dir)
-            os.rename(tmp, model_dir)
-        finally:
-            if os.path.isdir(tmp):
-                shutil.rmtree(tmp)
+        # Two runs sharing a cache (two texture experiments, a demo beside one) train a model
+        # once: the second waits for the first and then finds it cached.
+        with waiting_lock(os.path.join(root, f".model_{key}.lock"),
+                          f"[train] another run is training model_{key} in {root}: waiting for it"):
+            cached = os.path.isfile(weights)
+            if not cached:
+                _train_into(cfg, root, key, model_dir, evaluate)
     metrics = None
     if os.path.isfile(metrics_file):
         with open(metrics_file) as f:
             metrics = json.load(f)
     return {"model_dir": model_dir, "weights": weights, "cached": cached, "metrics": metrics}
+
+
+def _train_into(cfg: CfgNode, root: str, key: str, model_dir: str, evaluate: bool) -> None:
+    """Train ``cfg`` in ``root/.model_<key>.tmp-*`` and rename it to ``model_dir`` once
+    ``model_final.pth`` (and the val metrics) exist."""
+    tmp = tempfile.mkdtemp(prefix=f".model_{key}.tmp-", dir=root)
+    try:
+        c = cfg.clone()
+        c.defrost()
+        c.OUTPUT_DIR = tmp
+        with open(os.path.join(tmp, "config.yaml"), "w") as f:
+            f.write(c.dump())
+        trainer = Trainer(c)
+        trainer.resume_or_load(resume=False)
+        trainer.train()
+        if evaluate:
+            results = Trainer.test(c, trainer.model)
+            write_json_atomic(os.path.join(tmp, "metrics_val.json"), results)
+        # The event storage is gone after training; the loss curve is in metrics.json.
+        if os.path.isdir(model_dir):  # one without model_final.pth (the caller holds the lock)
+            shutil.rmtree(model_dir)
+        os.rename(tmp, model_dir)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-__all__ = ["LOCK_FILE", "FolderInUseError", "acquire_run_lock", "release_run_lock", "run_lock"]
+__all__ = ["LOCK_FILE", "FolderInUseError", "acquire_run_lock", "release_run_lock", "run_lock", "waiting_lock"]
 
 LOCK_FILE = "run.lock"
 
@@ -151,3 +151,38 @@ def run_lock(folder: Union[str, "os.PathLike[str]"], what: str = "run") -> Itera
         yield Path(folder) / LOCK_FILE
     finally:
         release_run_lock(folder, fd)
+
+
+@contextlib.contextmanager
+def waiting_lock(path: Union[str, "os.PathLike[str]"], waiting_message: Optional[str] = None) -> Iterator[None]:
+    """``with waiting_lock(file):`` hold an exclusive lock on ``file`` for the block, *waiting*
+    for another holder instead of refusing (unlike :func:`run_lock`): for work two runs may both
+    need but that should be done once, such as a cached model one of them is training. The
+    waiter then finds the work done. ``waiting_message`` goes to stderr when it has to wait. The
+    file is removed on release (as :func:`release_run_lock` does, a waiter that opened the old
+    file starts again on the new one), so nothing is left behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    told = False
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting_message and not told:
+                print(waiting_message, file=sys.stderr, flush=True)
+                told = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)

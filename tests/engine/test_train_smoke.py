@@ -64,3 +64,37 @@ def test_config_hash_follows_the_generator_version(tmp_path, monkeypatch):
     before = config_hash(_tiny_cfg(tmp_path))
     monkeypatch.setattr(shapes, "GENERATOR_VERSION", shapes.GENERATOR_VERSION + 1)
     assert config_hash(_tiny_cfg(tmp_path)) != before
+
+
+def _train_in_process(shapes_root, root, barrier, results):
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = get_cfg("demo/retinanet_R18_FPN_shapes", [str(v) if not isinstance(v, str) else v
+                                                    for v in TINY + ["SOLVER.MAX_ITER", 8]])
+    cfg.SHAPES.ROOT = shapes_root
+    barrier.wait()  # both look for the cached model at the same moment
+    results.put(train_cached(cfg, root, evaluate=False)["cached"])
+
+
+def test_two_runs_sharing_a_cache_train_the_model_once(tmp_path):
+    """Two texture experiments (or a demo beside one) on one --cache: without the lock both
+    would train, and the second rename would pull the folder from under the first."""
+    import multiprocessing as mp
+
+    from hfc_det.data.shapes import make_shapes_dataset
+    from hfc_det.engine.training import shapes_spec_from_cfg
+
+    cfg = _tiny_cfg(tmp_path)
+    make_shapes_dataset(shapes_spec_from_cfg(cfg), cfg.SHAPES.ROOT)  # the data first: only the model races
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    root = str(tmp_path / "models")
+    procs = [ctx.Process(target=_train_in_process, args=(cfg.SHAPES.ROOT, root, barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    cached = sorted(results.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert cached == [False, True]  # one trained, the other waited and found it
+    assert sorted(os.listdir(root)) == [f"model_{config_hash(_tiny_cfg(tmp_path, 'SOLVER.MAX_ITER', 8))}"]

@@ -1,15 +1,19 @@
 """One run per output folder (hfc_det.utils.run_lock), with real processes: of several that
 race for one folder exactly one wins and the others name it; a lock whose holder was killed
-is taken over; the lock file is gone after a run."""
+is taken over; the lock file is gone after a run. waiting_lock: racing processes take turns
+(a read-modify-write counter loses no update) and nothing is left behind."""
 import json
 import multiprocessing as mp
 import os
 import signal
 import socket
+import threading
+import time
 
 import pytest
 
-from hfc_det.utils.run_lock import LOCK_FILE, FolderInUseError, acquire_run_lock, release_run_lock, run_lock
+from hfc_det.utils.run_lock import (LOCK_FILE, FolderInUseError, acquire_run_lock, release_run_lock, run_lock,
+                                    waiting_lock)
 
 
 def _race(folder, barrier, results, hold):
@@ -85,3 +89,50 @@ def test_the_lock_is_released_when_the_run_fails(tmp_path):
     assert not (tmp_path / LOCK_FILE).exists()
     with run_lock(tmp_path):  # and the next run gets it, without a takeover message
         pass
+
+
+def _count_under_lock(lock, counter, barrier, rounds):
+    barrier.wait()
+    for _ in range(rounds):
+        with waiting_lock(lock, "waiting"):
+            value = int(open(counter).read())  # read, pause, write: without the lock, updates get lost
+            time.sleep(0.01)
+            with open(counter, "w") as f:
+                f.write(str(value + 1))
+
+
+def test_waiting_lock_makes_racing_processes_take_turns(tmp_path):
+    ctx = mp.get_context("spawn")
+    n, rounds = 4, 15
+    counter, lock = tmp_path / "counter", tmp_path / "locks" / "model.lock"
+    counter.write_text("0")
+    barrier = ctx.Barrier(n)
+    procs = [ctx.Process(target=_count_under_lock, args=(str(lock), str(counter), barrier, rounds)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * n
+    assert int(counter.read_text()) == n * rounds
+    assert not lock.exists()  # removed on release
+
+
+def test_waiting_lock_says_that_it_waits(tmp_path, capsys):
+    lock = tmp_path / "x.lock"
+    ctx = mp.get_context("spawn")
+    ready, done = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_until, args=(str(lock), ready, done))
+    holder.start()
+    assert ready.wait(60)
+    threading.Timer(0.5, done.set).start()
+    started = time.monotonic()
+    with waiting_lock(lock, "[train] another run is training model_x: waiting for it"):
+        waited = time.monotonic() - started
+    holder.join(60)
+    assert waited >= 0.4 and "another run is training model_x: waiting for it" in capsys.readouterr().err
+
+
+def _hold_until(lock, ready, done):
+    with waiting_lock(lock):
+        ready.set()
+        done.wait(60)
