@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 __all__ = ["LOCK_FILE", "FolderInUseError", "acquire_run_lock", "release_run_lock", "run_lock", "waiting_lock"]
 
@@ -82,6 +82,32 @@ def _names_live_process(holder: dict) -> bool:
     return True
 
 
+def _open_locked(path: Path, on_busy: Callable[[int], None]) -> int:
+    """Open ``path`` (creating it) and take its exclusive flock; returns the descriptor. When
+    another process holds it, ``on_busy(fd)`` either raises (to refuse; the descriptor is
+    closed) or returns, and then the lock is waited for."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                on_busy(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        # The holder we waited on may have removed the file between our open and our flock:
+        # then our lock is on a file nobody else will ever open; start again on the new one.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
 def acquire_run_lock(folder: Union[str, "os.PathLike[str]"], what: str = "run") -> int:
     """Take ``folder``'s lock for this process (creating the folder); returns the open file
     descriptor to pass to :func:`release_run_lock`. Raises :class:`FolderInUseError` when a
@@ -90,25 +116,13 @@ def acquire_run_lock(folder: Union[str, "os.PathLike[str]"], what: str = "run") 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _wait_for_holder(fd)
-            os.close(fd)
-            raise FolderInUseError(
-                f"{folder} is in use by another {what} ({_describe(holder)}): wait for it to finish, "
-                f"or choose another output folder") from None
-        # The holder we waited on may have removed the file between our open and our flock:
-        # then our lock is on a file nobody else will ever open; start again on the new one.
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+
+    def refuse(fd: int) -> None:
+        raise FolderInUseError(
+            f"{folder} is in use by another {what} ({_describe(_wait_for_holder(fd))}): wait for it to finish, "
+            f"or choose another output folder")
+
+    fd = _open_locked(path, refuse)
     try:
         holder = _read_holder(fd)
         if holder is not None:  # a file nobody holds: its run died without removing it
@@ -163,23 +177,14 @@ def waiting_lock(path: Union[str, "os.PathLike[str]"], waiting_message: Optional
     file starts again on the new one), so nothing is left behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    told = False
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting_message and not told:
-                print(waiting_message, file=sys.stderr, flush=True)
-                told = True
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+    told = []
+
+    def wait(fd: int) -> None:
+        if waiting_message and not told:
+            print(waiting_message, file=sys.stderr, flush=True)
+            told.append(True)
+
+    fd = _open_locked(path, wait)
     try:
         yield
     finally:
