@@ -32,6 +32,15 @@ def test_bad_calls_are_one_line_errors(tmp_path):
         assert proc.returncode == 2 and msg in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
+def test_kit_script_bad_calls_are_one_line_errors(tmp_path):
+    kit = ROOT / "benchmarks" / "gpu_kit.sh"
+    for args, msg in [((tmp_path / "kit", "--weights"), "--weights needs a value"),
+                      ((tmp_path / "kit", "--fast"), "unknown argument --fast")]:
+        proc = subprocess.run(["bash", str(kit), *map(str, args)], capture_output=True, text=True, cwd=ROOT, env=ENV)
+        assert proc.returncode == 2 and msg in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "kit").exists()
+
+
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA machine runs the real check")
 def test_cuda_run_without_cuda_says_so(tmp_path):
     proc = _run(tmp_path / "out")
