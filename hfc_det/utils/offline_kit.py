@@ -40,6 +40,8 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .hashing import sha256_file
+
 __all__ = ["KitError", "KIT_MANIFEST", "DEFAULT_MAX_MIB", "ALWAYS_PROVIDED", "canonical_name", "read_package_list",
            "manylinux_platforms", "python_sources_wheel", "strip_weights", "build_kit", "kit_table"]
 
@@ -125,14 +127,6 @@ def manylinux_platforms(glibc: str = "2.28", arch: str = "x86_64") -> List[str]:
     minor = int(match.group(1))
     return ([f"manylinux_2_{n}_{arch}" for n in range(minor, 16, -1)]
             + [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}"])
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def python_sources_wheel(package_dir, dest_dir, *, name: str, version: str, requires: Sequence[str] = (),
@@ -308,6 +302,9 @@ def build_kit(output, *, node_packages: Optional[Dict[str, Optional[str]]] = Non
     node = dict(node_packages or {})
     provided = set(node) | set(ALWAYS_PROVIDED)
     out = Path(output).resolve()
+    # refused before any download: a folder that is not an earlier kit is never replaced
+    if out.exists() and not (out / KIT_MANIFEST).is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise KitError(f"{out} exists and is not a kit (no {KIT_MANIFEST}); choose another folder")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
     try:
         work, wheels, built = tmp / "work", tmp / "kit" / "wheels", tmp / "work" / "built"
@@ -370,7 +367,7 @@ def build_kit(output, *, node_packages: Optional[Dict[str, Optional[str]]] = Non
                    else "built here (source only on the index)" if name in source_only
                    else "without its requirements" if name in {_requirement_name(r) for r in NO_DEPS} else "index")
             entries.append({"file": f"wheels/{whl.name}", "name": name, "version": whl.name.split("-")[1],
-                            "bytes": whl.stat().st_size, "sha256": _sha256(whl), "source": how})
+                            "bytes": whl.stat().st_size, "sha256": sha256_file(whl), "source": how})
         names = [e["name"] for e in entries]
         if len(set(names)) != len(names):  # two versions of one package stop the whole install
             raise KitError("two wheels of one package: " + ", ".join(sorted({n for n in names if names.count(n) > 1})))
@@ -381,7 +378,7 @@ def build_kit(output, *, node_packages: Optional[Dict[str, Optional[str]]] = Non
             dest = tmp / "kit" / "weights" / f"{name}.pth"
             kept = strip_weights(src, dest)
             carried_weights.append({"file": f"weights/{dest.name}", "bytes": dest.stat().st_size,
-                                    "sha256": _sha256(dest), **kept})
+                                    "sha256": sha256_file(dest), **kept})
         total = sum(e["bytes"] for e in entries + carried_weights)
         manifest = {
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -400,8 +397,6 @@ def build_kit(output, *, node_packages: Optional[Dict[str, Optional[str]]] = Non
                            + "); pass the node's package list (--node-packages) so that what it has is not carried")
         (tmp / "kit" / KIT_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         if out.exists():
-            if not (out / KIT_MANIFEST).is_file() and any(out.iterdir()):
-                raise KitError(f"{out} exists and is not a kit (no {KIT_MANIFEST}); choose another folder")
             shutil.rmtree(out)
         os.replace(tmp / "kit", out)
         return manifest

@@ -198,9 +198,16 @@ def test_a_kit_over_the_limit_is_refused_and_the_last_one_kept(tmp_path, fake_in
     other = tmp_path / "notakit"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
+    FakePip.calls = []
     with pytest.raises(KitError, match="is not a kit"):
         kit.build_kit(other, log=lambda m: None)
     assert (other / "keep.txt").read_text() == "mine"
+    assert FakePip.calls == [], "a folder that is not a kit is refused before anything is downloaded"
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    with pytest.raises(KitError, match="is not a kit"):
+        kit.build_kit(a_file, log=lambda m: None)
+    assert a_file.read_text() == "mine"
 
 
 def _tool(*args):
